@@ -1,0 +1,12 @@
+//! casefile's event model and capture file format.
+//!
+//! Data flows through this crate in one direction: a recorder (or a test) builds
+//! [`event::OwnedEvent`]s, a [`writer::CaptureWriter`] packs them into compressed,
+//! checksummed blocks, and a [`reader::CaptureReader`] maps a file and hands the same
+//! [`event::Event`]s back, in order or as segments for parallel readers. The byte
+//! layouts are specified in `docs/FORMAT.md` and `docs/EVENTS.md`.
+
+pub mod event;
+pub mod schema;
+pub mod text;
+pub mod varint;
