@@ -1,0 +1,488 @@
+//! Blocks: the unit of compression, checksumming, indexing and recovery.
+//!
+//! Every block is a 52-byte frame header followed by its payload (`docs/FORMAT.md`). The
+//! header names the block's kind, sequence number, time range and event count and carries
+//! two CRC-32s: one of the header itself, so a scanner can tell a real block boundary
+//! from random bytes, and one of the stored payload, so damage is found before
+//! decompression.
+//!
+//! Event payloads are columnar — all timestamps, then all cpus, tids, kinds, return
+//! values and argument lists — and delta-encoded, which is what lets zstd bring a typical
+//! syscall down to a few bytes.
+
+use crate::event::{ArgList, Event, EventKind};
+use crate::varint::{self, Cursor};
+use std::ops::Range;
+
+pub const BLOCK_MAGIC: [u8; 4] = *b"CFBK";
+pub const BLOCK_HEADER_LEN: usize = 52;
+/// The largest payload a reader will inflate: a bound on what a damaged or hostile
+/// header can make it allocate.
+pub const MAX_RAW_LEN: u32 = 256 << 20;
+
+/// What a block holds. Kinds a reader does not know are skipped with a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockKind(pub u8);
+
+impl BlockKind {
+    pub const EVENTS: BlockKind = BlockKind(1);
+    /// The state snapshot at the start of the capture.
+    pub const SNAPSHOT: BlockKind = BlockKind(2);
+    /// A periodic state checkpoint: state as of the end of the block before it.
+    pub const CHECKPOINT: BlockKind = BlockKind(3);
+    /// The block index and final statistics, written once by a clean finish.
+    pub const INDEX: BlockKind = BlockKind(4);
+
+    pub fn is_known(self) -> bool {
+        (1..=4).contains(&self.0)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            1 => "events",
+            2 => "snapshot",
+            3 => "checkpoint",
+            4 => "index",
+            _ => "unknown",
+        }
+    }
+}
+
+/// How a payload is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    None = 0,
+    Zstd = 1,
+}
+
+impl Codec {
+    fn from_u8(v: u8) -> Option<Codec> {
+        match v {
+            0 => Some(Codec::None),
+            1 => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed, header-checksum-verified block frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    pub kind: BlockKind,
+    pub codec: u8,
+    pub seq: u64,
+    /// Smallest and largest event timestamp in the block (for state blocks: the state's
+    /// time in both).
+    pub first_ts: u64,
+    pub last_ts: u64,
+    pub count: u32,
+    pub stored_len: u32,
+    pub raw_len: u32,
+    pub payload_crc: u32,
+}
+
+/// Why bytes that should be a block header are not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderProblem {
+    /// Fewer than [`BLOCK_HEADER_LEN`] bytes remain.
+    Short,
+    BadMagic,
+    BadChecksum,
+}
+
+impl BlockHeader {
+    pub fn total_len(&self) -> u64 {
+        BLOCK_HEADER_LEN as u64 + u64::from(self.stored_len)
+    }
+
+    pub fn encode(&self) -> [u8; BLOCK_HEADER_LEN] {
+        let mut out = [0u8; BLOCK_HEADER_LEN];
+        out[0..4].copy_from_slice(&BLOCK_MAGIC);
+        out[4] = self.kind.0;
+        out[5] = self.codec;
+        // 6..8: reserved flags, zero.
+        out[8..16].copy_from_slice(&self.seq.to_le_bytes());
+        out[16..24].copy_from_slice(&self.first_ts.to_le_bytes());
+        out[24..32].copy_from_slice(&self.last_ts.to_le_bytes());
+        out[32..36].copy_from_slice(&self.count.to_le_bytes());
+        out[36..40].copy_from_slice(&self.stored_len.to_le_bytes());
+        out[40..44].copy_from_slice(&self.raw_len.to_le_bytes());
+        out[44..48].copy_from_slice(&self.payload_crc.to_le_bytes());
+        let crc = crc32fast::hash(&out[..48]);
+        out[48..52].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<BlockHeader, HeaderProblem> {
+        let Some(h) = bytes.get(..BLOCK_HEADER_LEN) else {
+            return Err(if BLOCK_MAGIC.starts_with(&bytes[..bytes.len().min(4)]) {
+                HeaderProblem::Short
+            } else {
+                HeaderProblem::BadMagic
+            });
+        };
+        if h[0..4] != BLOCK_MAGIC {
+            return Err(HeaderProblem::BadMagic);
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        if crc32fast::hash(&h[..48]) != u32_at(48) {
+            return Err(HeaderProblem::BadChecksum);
+        }
+        Ok(BlockHeader {
+            kind: BlockKind(h[4]),
+            codec: h[5],
+            seq: u64_at(8),
+            first_ts: u64_at(16),
+            last_ts: u64_at(24),
+            count: u32_at(32),
+            stored_len: u32_at(36),
+            raw_len: u32_at(40),
+            payload_crc: u32_at(44),
+        })
+    }
+}
+
+/// Why a block's payload could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("payload checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("unknown codec {0}")]
+    UnknownCodec(u8),
+    #[error("declared uncompressed size {0} exceeds the {MAX_RAW_LEN}-byte limit")]
+    TooLarge(u32),
+    #[error("decompression failed: {0}")]
+    Decompress(String),
+    #[error("uncompressed size {actual} differs from the declared {declared}")]
+    RawLength { declared: u32, actual: usize },
+    #[error("malformed event payload: {0}")]
+    Malformed(String),
+}
+
+/// Checks the payload checksum and inflates it.
+pub fn unpack_payload(header: &BlockHeader, stored: &[u8]) -> Result<Vec<u8>, PayloadError> {
+    let computed = crc32fast::hash(stored);
+    if computed != header.payload_crc {
+        return Err(PayloadError::Checksum {
+            stored: header.payload_crc,
+            computed,
+        });
+    }
+    if header.raw_len > MAX_RAW_LEN {
+        return Err(PayloadError::TooLarge(header.raw_len));
+    }
+    let raw = match Codec::from_u8(header.codec) {
+        Some(Codec::None) => stored.to_vec(),
+        Some(Codec::Zstd) => zstd::bulk::decompress(stored, header.raw_len as usize)
+            .map_err(|e| PayloadError::Decompress(e.to_string()))?,
+        None => return Err(PayloadError::UnknownCodec(header.codec)),
+    };
+    if raw.len() != header.raw_len as usize {
+        return Err(PayloadError::RawLength {
+            declared: header.raw_len,
+            actual: raw.len(),
+        });
+    }
+    Ok(raw)
+}
+
+/// A block ready to be written: frame header and stored payload.
+#[derive(Clone, Debug)]
+pub struct SealedBlock {
+    pub header: BlockHeader,
+    pub payload: Vec<u8>,
+}
+
+/// An uncompressed block payload with the facts its header needs; compression and the
+/// sequence number are added by [`RawBlock::seal`], which may run on another thread.
+#[derive(Clone, Debug)]
+pub struct RawBlock {
+    pub kind: BlockKind,
+    pub first_ts: u64,
+    pub last_ts: u64,
+    pub count: u32,
+    pub raw: Vec<u8>,
+}
+
+impl RawBlock {
+    /// Compresses with zstd at `level` (or stores as is when `level` is `None` or
+    /// compression does not pay) and frames the result as block `seq`.
+    pub fn seal(
+        self,
+        seq: u64,
+        compressor: Option<&mut zstd::bulk::Compressor<'_>>,
+    ) -> std::io::Result<SealedBlock> {
+        let raw_len = u32::try_from(self.raw.len())
+            .ok()
+            .filter(|len| *len <= MAX_RAW_LEN)
+            .ok_or_else(|| std::io::Error::other("block payload larger than 256 MiB"))?;
+        let (codec, payload) = match compressor {
+            Some(c) => {
+                let compressed = c.compress(&self.raw)?;
+                if compressed.len() < self.raw.len() {
+                    (Codec::Zstd, compressed)
+                } else {
+                    (Codec::None, self.raw)
+                }
+            }
+            None => (Codec::None, self.raw),
+        };
+        let header = BlockHeader {
+            kind: self.kind,
+            codec: codec as u8,
+            seq,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            count: self.count,
+            stored_len: payload.len() as u32,
+            raw_len,
+            payload_crc: crc32fast::hash(&payload),
+        };
+        Ok(SealedBlock { header, payload })
+    }
+}
+
+/// Accumulates events into the columnar payload of one events block.
+#[derive(Default, Debug)]
+pub struct EventBlockBuilder {
+    count: u32,
+    first_ts: u64,
+    last_ts: u64,
+    base_ts: u64,
+    prev_ts: u64,
+    prev_tid: u32,
+    ts: Vec<u8>,
+    cpu: Vec<u8>,
+    tid: Vec<u8>,
+    pid: Vec<u8>,
+    kind: Vec<u8>,
+    ret: Vec<u8>,
+    args_len: Vec<u8>,
+    args: Vec<u8>,
+}
+
+impl EventBlockBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Uncompressed bytes so far (what the size limit of a block is measured in).
+    pub fn raw_size(&self) -> usize {
+        self.ts.len()
+            + self.cpu.len()
+            + self.tid.len()
+            + self.pid.len()
+            + self.kind.len()
+            + self.ret.len()
+            + self.args_len.len()
+            + self.args.len()
+    }
+
+    pub fn push(&mut self, event: &Event<'_>) {
+        if self.count == 0 {
+            self.first_ts = event.ts;
+            self.last_ts = event.ts;
+            self.base_ts = event.ts;
+            self.prev_ts = event.ts;
+            self.prev_tid = 0;
+        }
+        self.first_ts = self.first_ts.min(event.ts);
+        self.last_ts = self.last_ts.max(event.ts);
+        varint::put_i64(&mut self.ts, event.ts.wrapping_sub(self.prev_ts) as i64);
+        self.prev_ts = event.ts;
+        varint::put_u64(&mut self.cpu, u64::from(event.cpu));
+        varint::put_i64(
+            &mut self.tid,
+            i64::from(event.tid) - i64::from(self.prev_tid),
+        );
+        self.prev_tid = event.tid;
+        varint::put_i64(&mut self.pid, i64::from(event.tid) - i64::from(event.pid));
+        varint::put_u64(&mut self.kind, u64::from(event.kind.0));
+        varint::put_i64(&mut self.ret, event.ret);
+        let args = event.args.as_bytes();
+        varint::put_u64(&mut self.args_len, args.len() as u64);
+        self.args.extend_from_slice(args);
+        self.count += 1;
+    }
+
+    /// Encodes the columns and resets the builder for the next block.
+    pub fn take(&mut self) -> RawBlock {
+        let mut raw = Vec::with_capacity(self.raw_size() + 48);
+        // Timestamps are deltas from the previous event; the first one's base is stored
+        // so the payload decodes without its frame header.
+        varint::put_u64(&mut raw, u64::from(self.count));
+        varint::put_u64(&mut raw, self.base_ts);
+        for column in [
+            &self.ts,
+            &self.cpu,
+            &self.tid,
+            &self.pid,
+            &self.kind,
+            &self.ret,
+            &self.args_len,
+            &self.args,
+        ] {
+            varint::put_u64(&mut raw, column.len() as u64);
+            raw.extend_from_slice(column);
+        }
+        let block = RawBlock {
+            kind: BlockKind::EVENTS,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            count: self.count,
+            raw,
+        };
+        self.count = 0;
+        for column in [
+            &mut self.ts,
+            &mut self.cpu,
+            &mut self.tid,
+            &mut self.pid,
+            &mut self.kind,
+            &mut self.ret,
+            &mut self.args_len,
+            &mut self.args,
+        ] {
+            column.clear();
+        }
+        block
+    }
+}
+
+/// The fixed fields of one decoded event; its arguments are a range of the block buffer.
+#[derive(Clone, Debug)]
+struct Row {
+    ts: u64,
+    pid: u32,
+    tid: u32,
+    cpu: u16,
+    kind: u16,
+    ret: i64,
+    args: Range<usize>,
+}
+
+/// An events block, inflated and validated: iterating it cannot fail.
+#[derive(Debug)]
+pub struct DecodedBlock {
+    raw: Vec<u8>,
+    rows: Vec<Row>,
+}
+
+impl DecodedBlock {
+    /// Decodes an events payload, checking every column and every argument list, so that
+    /// damage that slipped past the checksum (or a hostile file) is an error, not a panic.
+    pub fn decode(raw: Vec<u8>, declared_count: u32) -> Result<DecodedBlock, PayloadError> {
+        let malformed = |what: &str| PayloadError::Malformed(what.to_string());
+        let mut head = Cursor::new(&raw);
+        let count = head.u64().ok_or_else(|| malformed("missing event count"))?;
+        if count != u64::from(declared_count) {
+            return Err(malformed("event count differs from the block header"));
+        }
+        let count = count as usize;
+        let base_ts = head.u64().ok_or_else(|| malformed("missing base timestamp"))?;
+        let mut columns: [Cursor<'_>; 8] = [Cursor::new(&[]); 8];
+        let mut args_start = 0usize;
+        for (i, column) in columns.iter_mut().enumerate() {
+            let start = head.position();
+            let bytes = head
+                .len_prefixed()
+                .ok_or_else(|| malformed("column extends past the payload"))?;
+            let len_prefix = head.position() - start - bytes.len();
+            if i == 7 {
+                args_start = start + len_prefix;
+            }
+            *column = Cursor::new(bytes);
+        }
+        if !head.is_empty() {
+            return Err(malformed("trailing bytes after the last column"));
+        }
+        let [mut ts_c, mut cpu_c, mut tid_c, mut pid_c, mut kind_c, mut ret_c, mut len_c, mut args_c] =
+            columns;
+        let args_bytes = args_c.rest();
+        // A hostile count must not make us reserve memory the payload cannot back.
+        let mut rows = Vec::with_capacity(count.min(raw.len()));
+        let mut ts = base_ts;
+        let mut tid: i64 = 0;
+        let mut args_pos = 0usize;
+        for _ in 0..count {
+            let bad = || malformed("column shorter than the event count");
+            ts = ts.wrapping_add(ts_c.i64().ok_or_else(bad)? as u64);
+            let cpu = u16::try_from(cpu_c.u64().ok_or_else(bad)?)
+                .map_err(|_| malformed("cpu out of range"))?;
+            tid = tid.wrapping_add(tid_c.i64().ok_or_else(bad)?);
+            let tid_u32 = u32::try_from(tid).map_err(|_| malformed("tid out of range"))?;
+            let pid = u32::try_from(tid - pid_c.i64().ok_or_else(bad)?)
+                .map_err(|_| malformed("pid out of range"))?;
+            let kind = u16::try_from(kind_c.u64().ok_or_else(bad)?)
+                .map_err(|_| malformed("event kind out of range"))?;
+            let ret = ret_c.i64().ok_or_else(bad)?;
+            let len = usize::try_from(len_c.u64().ok_or_else(bad)?)
+                .map_err(|_| malformed("argument length out of range"))?;
+            let end = args_pos
+                .checked_add(len)
+                .filter(|end| *end <= args_bytes.len())
+                .ok_or_else(|| malformed("arguments extend past the payload"))?;
+            ArgList::parse(&args_bytes[args_pos..end])
+                .map_err(|e| PayloadError::Malformed(format!("event {}: {e}", rows.len())))?;
+            rows.push(Row {
+                ts,
+                pid,
+                tid: tid_u32,
+                cpu,
+                kind,
+                ret,
+                args: args_start + args_pos..args_start + end,
+            });
+            args_pos = end;
+        }
+        let leftovers = [&ts_c, &cpu_c, &tid_c, &pid_c, &kind_c, &ret_c, &len_c]
+            .iter()
+            .any(|c| !c.is_empty());
+        if leftovers || args_pos != args_bytes.len() {
+            return Err(malformed("columns longer than the event count"));
+        }
+        Ok(DecodedBlock { raw, rows })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn event(&self, index: usize) -> Option<Event<'_>> {
+        self.rows.get(index).map(|row| self.make(row))
+    }
+
+    pub fn events(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
+        self.rows.iter().map(|row| self.make(row))
+    }
+
+    #[inline]
+    fn make(&self, row: &Row) -> Event<'_> {
+        Event {
+            ts: row.ts,
+            cpu: row.cpu,
+            pid: row.pid,
+            tid: row.tid,
+            kind: EventKind(row.kind),
+            ret: row.ret,
+            args: ArgList::trusted(&self.raw[row.args.clone()]),
+        }
+    }
+}
