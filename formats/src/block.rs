@@ -262,7 +262,7 @@ pub struct EventBlockBuilder {
     pid: Vec<u8>,
     kind: Vec<u8>,
     ret: Vec<u8>,
-    args_len: Vec<u8>,
+    arg_count: Vec<u8>,
     args: Vec<u8>,
 }
 
@@ -287,7 +287,7 @@ impl EventBlockBuilder {
             + self.pid.len()
             + self.kind.len()
             + self.ret.len()
-            + self.args_len.len()
+            + self.arg_count.len()
             + self.args.len()
     }
 
@@ -312,9 +312,11 @@ impl EventBlockBuilder {
         varint::put_i64(&mut self.pid, i64::from(event.tid) - i64::from(event.pid));
         varint::put_u64(&mut self.kind, u64::from(event.kind.0));
         varint::put_i64(&mut self.ret, event.ret);
-        let args = event.args.as_bytes();
-        varint::put_u64(&mut self.args_len, args.len() as u64);
-        self.args.extend_from_slice(args);
+        // The number of arguments, not their length (arguments delimit themselves), and
+        // relative to the kind's layout, so that it is almost always zero.
+        let expected = crate::schema::kind_info(event.kind).params.len() as i64;
+        varint::put_i64(&mut self.arg_count, event.args.len() as i64 - expected);
+        self.args.extend_from_slice(event.args.as_bytes());
         self.count += 1;
     }
 
@@ -332,7 +334,7 @@ impl EventBlockBuilder {
             &self.pid,
             &self.kind,
             &self.ret,
-            &self.args_len,
+            &self.arg_count,
             &self.args,
         ] {
             varint::put_u64(&mut raw, column.len() as u64);
@@ -353,7 +355,7 @@ impl EventBlockBuilder {
             &mut self.pid,
             &mut self.kind,
             &mut self.ret,
-            &mut self.args_len,
+            &mut self.arg_count,
             &mut self.args,
         ] {
             column.clear();
@@ -429,14 +431,13 @@ impl DecodedBlock {
             let kind = u16::try_from(kind_c.u64().ok_or_else(bad)?)
                 .map_err(|_| malformed("event kind out of range"))?;
             let ret = ret_c.i64().ok_or_else(bad)?;
-            let len = usize::try_from(len_c.u64().ok_or_else(bad)?)
-                .map_err(|_| malformed("argument length out of range"))?;
-            let end = args_pos
-                .checked_add(len)
-                .filter(|end| *end <= args_bytes.len())
-                .ok_or_else(|| malformed("arguments extend past the payload"))?;
-            ArgList::parse(&args_bytes[args_pos..end])
-                .map_err(|e| PayloadError::Malformed(format!("event {}: {e}", rows.len())))?;
+            let expected = crate::schema::kind_info(EventKind(kind)).params.len() as i64;
+            let arg_count = usize::try_from(expected.wrapping_add(len_c.i64().ok_or_else(bad)?))
+                .map_err(|_| malformed("argument count out of range"))?;
+            let (_, used) = ArgList::parse_prefix(&args_bytes[args_pos..], arg_count).map_err(|e| {
+                PayloadError::Malformed(format!("event {}: {e}", rows.len()))
+            })?;
+            let end = args_pos + used;
             rows.push(Row {
                 ts,
                 pid,

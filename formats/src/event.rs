@@ -284,6 +284,20 @@ impl<'a> ArgList<'a> {
         Ok(ArgList(bytes))
     }
 
+    /// Checks the first `count` arguments at the start of `bytes` and returns them with
+    /// the number of bytes they take (how a block stores argument lists back to back).
+    pub fn parse_prefix(bytes: &'a [u8], count: usize) -> Result<(Self, usize), MalformedArgs> {
+        let mut cursor = Cursor::new(bytes);
+        for _ in 0..count {
+            let offset = cursor.position();
+            if decode_arg(&mut cursor).is_none() {
+                return Err(MalformedArgs { offset });
+            }
+        }
+        let used = cursor.position();
+        Ok((ArgList(&bytes[..used]), used))
+    }
+
     /// For bytes produced by [`ArgsBuilder`] or already validated.
     pub(crate) fn trusted(bytes: &'a [u8]) -> Self {
         ArgList(bytes)

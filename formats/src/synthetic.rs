@@ -14,6 +14,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 const AT_FDCWD: i64 = -100;
+/// Buffer bytes kept per I/O event (sysdig's and casefile's default snaplen).
+const SNAPLEN: usize = 80;
 const ENOENT: i64 = 2;
 const EAGAIN: i64 = 11;
 
@@ -95,6 +97,16 @@ pub struct SyntheticWorkload {
     args: ArgsBuilder,
     /// Events already generated but not yet returned (a fork is followed by its exec).
     pending: Vec<OwnedEvent>,
+    /// The thread on cpu: real threads make syscalls in bursts between context switches.
+    running: Option<Running>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Running {
+    proc_index: usize,
+    tid: u32,
+    cpu: u16,
+    remaining: u32,
 }
 
 impl SyntheticWorkload {
@@ -132,6 +144,7 @@ impl SyntheticWorkload {
             next_pid: 4000,
             args: ArgsBuilder::new(),
             pending: Vec::new(),
+            running: None,
         };
         for i in 0..workload.procs.len() {
             for path in &PATHS[..3] {
@@ -241,10 +254,13 @@ impl SyntheticWorkload {
 
     fn event(&mut self, proc_index: usize, name: &str, ret: i64) -> OwnedEvent {
         let p = &self.procs[proc_index];
-        let tid = p.tids[self.rng.random_range(0..p.tids.len())];
+        let (tid, cpu) = match self.running {
+            Some(r) if r.proc_index == proc_index => (r.tid, r.cpu),
+            _ => (p.pid, (p.pid % 4) as u16),
+        };
         OwnedEvent {
             ts: self.ts,
-            cpu: (tid % 4) as u16,
+            cpu,
             pid: p.pid,
             tid,
             kind: EventKind::syscall(syscall_nr(name).unwrap_or(0)),
@@ -253,43 +269,46 @@ impl SyntheticWorkload {
         }
     }
 
-    fn snippet(&mut self) -> &'static [u8] {
-        let text = PAYLOADS[self.rng.random_range(0..PAYLOADS.len())];
-        let len = self.rng.random_range(0..=24usize).min(text.len());
-        &text[..len]
-    }
-
+    /// One I/O syscall. Sizes and return values follow what programs do: writes and
+    /// sends complete whole messages, file reads ask for a buffer and get a full one,
+    /// the file's tail or end-of-file, and non-blocking socket reads sometimes find
+    /// nothing. The buffer snapshot is the start of the data, up to the snaplen.
     fn io_event(&mut self, proc_index: usize) -> OwnedEvent {
         let fds = &self.procs[proc_index].fds;
         let fd = fds[self.rng.random_range(0..fds.len())].clone();
-        let size: u64 = [512, 1024, 4096, 8192, 16384][self.rng.random_range(0..5)];
+        let message = PAYLOADS[self.rng.random_range(0..PAYLOADS.len())];
         let reading = self.rng.random_bool(0.55);
-        let ret = if self.rng.random_bool(0.05) {
-            -EAGAIN
-        } else {
-            self.rng.random_range(1..=size) as i64
+        let (size, ret) = match (fd.socket, reading) {
+            (true, true) if self.rng.random_bool(0.2) => (65_536, -EAGAIN),
+            (true, true) => (65_536, message.len() as i64),
+            (false, true) => {
+                let tail = (fd.path.len() as i64 * 37) % 4096;
+                let ret = match self.rng.random_range(0..10) {
+                    0..=5 => 4096,
+                    6..=7 => tail,
+                    _ => 0,
+                };
+                (4096, ret)
+            }
+            (_, false) => (message.len() as u64, message.len() as i64),
         };
-        let data = if ret > 0 { self.snippet() } else { &[] };
+        let data = if ret > 0 {
+            &message[..(ret as usize).min(message.len()).min(SNAPLEN)]
+        } else {
+            &[][..]
+        };
         self.args.clear();
         self.args.fd(fd.fd).uint(size);
         let name = match (fd.socket, reading) {
-            (true, true) => {
-                self.args.absent().bytes(data);
-                "recvfrom"
-            }
-            (true, false) => {
-                self.args.absent().bytes(data);
-                "sendto"
-            }
-            (false, true) => {
-                self.args.bytes(data);
-                "read"
-            }
-            (false, false) => {
-                self.args.bytes(data);
-                "write"
-            }
+            (true, true) => "recvfrom",
+            (true, false) => "sendto",
+            (false, true) => "read",
+            (false, false) => "write",
         };
+        if fd.socket {
+            self.args.absent();
+        }
+        self.args.bytes(data);
         self.event(proc_index, name, ret)
     }
 
@@ -433,14 +452,42 @@ impl SyntheticWorkload {
     }
 
     pub fn next_event(&mut self) -> OwnedEvent {
-        self.ts += self.rng.random_range(200..2_400);
         if let Some(event) = self.pending.pop() {
-            let mut event = event;
-            event.ts = event.ts.max(self.ts);
-            self.ts = event.ts;
-            return event;
+            self.ts = self.ts.max(event.ts) + self.rng.random_range(200..900);
+            return OwnedEvent {
+                ts: self.ts,
+                ..event
+            };
         }
-        let proc_index = self.pick_process();
+        let running = match self.running {
+            Some(r) if r.remaining > 0 => {
+                self.ts += self.rng.random_range(150..1_200);
+                r
+            }
+            _ => {
+                // A context switch: another thread gets a cpu for a burst of syscalls.
+                self.ts += self.rng.random_range(500..6_000);
+                let proc_index = self.pick_process();
+                let p = &self.procs[proc_index];
+                let tid = p.tids[self.rng.random_range(0..p.tids.len())];
+                let cpu = if self.rng.random_bool(0.9) {
+                    (tid % 4) as u16
+                } else {
+                    self.rng.random_range(0..4)
+                };
+                Running {
+                    proc_index,
+                    tid,
+                    cpu,
+                    remaining: self.rng.random_range(1..16),
+                }
+            }
+        };
+        self.running = Some(Running {
+            remaining: running.remaining - 1,
+            ..running
+        });
+        let proc_index = running.proc_index;
         match self.rng.random_range(0..1000) {
             0..=599 => self.io_event(proc_index),
             600..=719 => self.open_event(proc_index),
