@@ -138,7 +138,7 @@ impl<W: Write> CaptureWriter<W> {
     pub fn push(&mut self, event: &Event<'_>) -> Result<(), FormatError> {
         if event.kind == EventKind::DROPS {
             if let Some(Arg::Uint(n)) = event.args.get(1) {
-                self.stats.drops += n;
+                self.stats.drops = self.stats.drops.saturating_add(n);
             }
         }
         self.stats.events += 1;
