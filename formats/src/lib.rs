@@ -14,6 +14,7 @@ pub mod block;
 pub mod error;
 pub mod header;
 pub mod reader;
+pub mod render;
 pub mod state;
 pub mod synthetic;
 pub mod writer;

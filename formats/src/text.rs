@@ -35,7 +35,13 @@ pub fn escape_str(s: &str) -> Cow<'_, str> {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || c == '\\'
+    c.is_control() || c == '\\' || is_invisible_format(c)
+}
+
+/// Bidirectional overrides and zero-width characters: not control characters, but they
+/// make a terminal show text in an order or shape other than its bytes ("Trojan Source").
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 fn push_char(out: &mut String, c: char) {
@@ -47,7 +53,7 @@ fn push_char(out: &mut String, c: char) {
         c if (c as u32) < 0x100 && c.is_control() => {
             let _ = write!(out, "\\x{:02x}", c as u32);
         }
-        c if c.is_control() => {
+        c if c.is_control() || is_invisible_format(c) => {
             let _ = write!(out, "\\u{{{:04x}}}", c as u32);
         }
         c => out.push(c),
@@ -68,6 +74,7 @@ mod tests {
         assert_eq!(escape(b"evil\x1b[2Jname\n"), "evil\\x1b[2Jname\\n");
         assert_eq!(escape(b"a\xffb"), "a\\xffb");
         assert_eq!(escape("x\u{9b}y".as_bytes()), "x\\x9by");
+        assert_eq!(escape("txt\u{202e}exe".as_bytes()), "txt\\u{202e}exe");
         assert_eq!(escape(b"back\\slash"), "back\\\\slash");
         assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
     }

@@ -171,6 +171,7 @@ pub fn render_int(hint: Hint, value: u64) -> String {
     match hint {
         Hint::Dec => value.to_string(),
         Hint::Hex => format!("{value:#x}"),
+        Hint::Oct if value == 0 => "0".into(),
         Hint::Oct => format!("0{value:o}"),
         Hint::OpenFlags => {
             let access = match value & 3 {
