@@ -10,7 +10,8 @@
 //! values and argument lists — and delta-encoded, which is what lets zstd bring a typical
 //! syscall down to a few bytes.
 
-use crate::event::{ArgList, Event, EventKind};
+use crate::event::{arg_span, ArgList, Event, EventKind};
+use std::collections::HashMap;
 use crate::varint::{self, Cursor};
 use std::ops::Range;
 
@@ -264,6 +265,34 @@ pub struct EventBlockBuilder {
     ret: Vec<u8>,
     arg_count: Vec<u8>,
     args: Vec<u8>,
+    /// Size of the arguments with references resolved.
+    expanded_args: usize,
+    /// Strings and buffers already in this block, by hash → table index.
+    interned: HashMap<u64, u32>,
+    /// The block's string table: where each entry's whole argument is in `args`.
+    table: Vec<Range<usize>>,
+}
+
+/// Tag of an argument that repeats an earlier string or buffer of the same block by its
+/// index in the block's string table. It exists only inside stored blocks; decoded
+/// events never contain it.
+const TAG_REPEAT: u8 = 0x80;
+/// Strings and buffers shorter than this are cheaper inline than as a reference.
+const INTERN_MIN: usize = 4;
+const INTERN_MAX: usize = 4096;
+
+fn internable(content: &Option<Range<usize>>) -> Option<Range<usize>> {
+    content
+        .clone()
+        .filter(|c| (INTERN_MIN..=INTERN_MAX).contains(&c.len()))
+}
+
+fn content_hash(tag: u8, content: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    tag.hash(&mut hasher);
+    content.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl EventBlockBuilder {
@@ -279,16 +308,17 @@ impl EventBlockBuilder {
         self.count == 0
     }
 
-    /// Uncompressed bytes so far (what the size limit of a block is measured in).
+    /// Uncompressed bytes so far, counting repeated strings at their full size (what the
+    /// size limit of a block is measured in: it bounds what a reader must allocate).
     pub fn raw_size(&self) -> usize {
-        self.ts.len()
+        self.expanded_args
+            + self.ts.len()
             + self.cpu.len()
             + self.tid.len()
             + self.pid.len()
             + self.kind.len()
             + self.ret.len()
             + self.arg_count.len()
-            + self.args.len()
     }
 
     pub fn push(&mut self, event: &Event<'_>) {
@@ -316,8 +346,42 @@ impl EventBlockBuilder {
         // relative to the kind's layout, so that it is almost always zero.
         let expected = crate::schema::kind_info(event.kind).params.len() as i64;
         varint::put_i64(&mut self.arg_count, event.args.len() as i64 - expected);
-        self.args.extend_from_slice(event.args.as_bytes());
+        self.expanded_args += event.args.as_bytes().len();
+        self.push_args(event.args.as_bytes());
         self.count += 1;
+    }
+
+    /// Appends an event's arguments, replacing each string or buffer that repeats an
+    /// earlier one of this block by a reference to it (dictionary encoding: paths and
+    /// protocol text repeat constantly, and a one-byte index beats zstd's match).
+    fn push_args(&mut self, bytes: &[u8]) {
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let Some((tag, end, content)) = arg_span(bytes, pos) else {
+                // Unreachable for lists from `ArgList`; keep the bytes rather than lose them.
+                self.args.extend_from_slice(&bytes[pos..]);
+                return;
+            };
+            let whole = &bytes[pos..end];
+            if let Some(content) = internable(&content) {
+                let hash = content_hash(tag, &bytes[content]);
+                if let Some(&index) = self.interned.get(&hash) {
+                    if self.args[self.table[index as usize].clone()] == *whole {
+                        self.args.push(TAG_REPEAT);
+                        varint::put_u64(&mut self.args, u64::from(index));
+                        pos = end;
+                        continue;
+                    }
+                }
+                let start = self.args.len();
+                self.args.extend_from_slice(whole);
+                self.interned.insert(hash, self.table.len() as u32);
+                self.table.push(start..self.args.len());
+            } else {
+                self.args.extend_from_slice(whole);
+            }
+            pos = end;
+        }
     }
 
     /// Encodes the columns and resets the builder for the next block.
@@ -348,6 +412,9 @@ impl EventBlockBuilder {
             raw,
         };
         self.count = 0;
+        self.expanded_args = 0;
+        self.interned.clear();
+        self.table.clear();
         for column in [
             &mut self.ts,
             &mut self.cpu,
@@ -379,7 +446,8 @@ struct Row {
 /// An events block, inflated and validated: iterating it cannot fail.
 #[derive(Debug)]
 pub struct DecodedBlock {
-    raw: Vec<u8>,
+    /// Every event's arguments, back to back, references resolved.
+    args: Vec<u8>,
     rows: Vec<Row>,
 }
 
@@ -396,16 +464,10 @@ impl DecodedBlock {
         let count = count as usize;
         let base_ts = head.u64().ok_or_else(|| malformed("missing base timestamp"))?;
         let mut columns: [Cursor<'_>; 8] = [Cursor::new(&[]); 8];
-        let mut args_start = 0usize;
-        for (i, column) in columns.iter_mut().enumerate() {
-            let start = head.position();
+        for column in columns.iter_mut() {
             let bytes = head
                 .len_prefixed()
                 .ok_or_else(|| malformed("column extends past the payload"))?;
-            let len_prefix = head.position() - start - bytes.len();
-            if i == 7 {
-                args_start = start + len_prefix;
-            }
             *column = Cursor::new(bytes);
         }
         if !head.is_empty() {
@@ -413,12 +475,15 @@ impl DecodedBlock {
         }
         let [mut ts_c, mut cpu_c, mut tid_c, mut pid_c, mut kind_c, mut ret_c, mut len_c, mut args_c] =
             columns;
-        let args_bytes = args_c.rest();
+        let stored_args = args_c.rest();
+        // Decoded arguments are rebuilt without references, in their canonical encoding.
+        let mut args = Vec::with_capacity(stored_args.len() * 2);
+        let mut table: Vec<Range<usize>> = Vec::new();
         // A hostile count must not make us reserve memory the payload cannot back.
         let mut rows = Vec::with_capacity(count.min(raw.len()));
         let mut ts = base_ts;
         let mut tid: i64 = 0;
-        let mut args_pos = 0usize;
+        let mut pos = 0usize;
         for _ in 0..count {
             let bad = || malformed("column shorter than the event count");
             ts = ts.wrapping_add(ts_c.i64().ok_or_else(bad)? as u64);
@@ -432,12 +497,36 @@ impl DecodedBlock {
                 .map_err(|_| malformed("event kind out of range"))?;
             let ret = ret_c.i64().ok_or_else(bad)?;
             let expected = crate::schema::kind_info(EventKind(kind)).params.len() as i64;
-            let arg_count = usize::try_from(expected.wrapping_add(len_c.i64().ok_or_else(bad)?))
-                .map_err(|_| malformed("argument count out of range"))?;
-            let (_, used) = ArgList::parse_prefix(&args_bytes[args_pos..], arg_count).map_err(|e| {
-                PayloadError::Malformed(format!("event {}: {e}", rows.len()))
-            })?;
-            let end = args_pos + used;
+            let arg_count = expected.wrapping_add(len_c.i64().ok_or_else(bad)?);
+            if arg_count < 0 || arg_count as usize > stored_args.len() - pos {
+                return Err(malformed("argument count out of range"));
+            }
+            let args_start = args.len();
+            for _ in 0..arg_count {
+                let event_error =
+                    |what: &str| PayloadError::Malformed(format!("event {}: {what}", rows.len()));
+                if stored_args.get(pos) == Some(&TAG_REPEAT) {
+                    let mut cursor = Cursor::new(&stored_args[pos + 1..]);
+                    let index = cursor
+                        .u64()
+                        .and_then(|i| table.get(usize::try_from(i).ok()?).cloned())
+                        .ok_or_else(|| event_error("reference to a missing string"))?;
+                    pos += 1 + cursor.position();
+                    if args.len() + index.len() > MAX_RAW_LEN as usize {
+                        return Err(event_error("arguments expand beyond the size limit"));
+                    }
+                    args.extend_from_within(index);
+                    continue;
+                }
+                let (_, end, content) = arg_span(stored_args, pos)
+                    .ok_or_else(|| event_error("malformed argument encoding"))?;
+                let start = args.len();
+                args.extend_from_slice(&stored_args[pos..end]);
+                if internable(&content).is_some() {
+                    table.push(start..args.len());
+                }
+                pos = end;
+            }
             rows.push(Row {
                 ts,
                 pid,
@@ -445,17 +534,16 @@ impl DecodedBlock {
                 cpu,
                 kind,
                 ret,
-                args: args_start + args_pos..args_start + end,
+                args: args_start..args.len(),
             });
-            args_pos = end;
         }
         let leftovers = [&ts_c, &cpu_c, &tid_c, &pid_c, &kind_c, &ret_c, &len_c]
             .iter()
             .any(|c| !c.is_empty());
-        if leftovers || args_pos != args_bytes.len() {
+        if leftovers || pos != stored_args.len() {
             return Err(malformed("columns longer than the event count"));
         }
-        Ok(DecodedBlock { raw, rows })
+        Ok(DecodedBlock { args, rows })
     }
 
     pub fn len(&self) -> usize {
@@ -483,7 +571,7 @@ impl DecodedBlock {
             tid: row.tid,
             kind: EventKind(row.kind),
             ret: row.ret,
-            args: ArgList::trusted(&self.raw[row.args.clone()]),
+            args: ArgList::trusted(&self.args[row.args.clone()]),
         }
     }
 }

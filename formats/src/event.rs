@@ -158,7 +158,7 @@ pub enum Arg<'a> {
 }
 
 /// Argument tags in the encoding; see `docs/EVENTS.md`.
-mod tag {
+pub(crate) mod tag {
     pub const ABSENT: u8 = 0;
     pub const INT: u8 = 1;
     pub const UINT: u8 = 2;
@@ -345,6 +345,19 @@ impl<'a> Iterator for ArgIter<'a> {
         }
         decode_arg(&mut self.cursor)
     }
+}
+
+/// The extent of one encoded argument starting at `start`: its tag, where it ends, and
+/// for strings and byte buffers the range of their content. `None` if malformed.
+pub(crate) fn arg_span(bytes: &[u8], start: usize) -> Option<(u8, usize, Option<std::ops::Range<usize>>)> {
+    let mut cursor = Cursor::new(bytes.get(start..)?);
+    let arg = decode_arg(&mut cursor)?;
+    let end = start + cursor.position();
+    let content = match arg {
+        Arg::Str(c) | Arg::Bytes(c) => Some(end - c.len()..end),
+        _ => None,
+    };
+    Some((bytes[start], end, content))
 }
 
 fn decode_arg<'a>(cursor: &mut Cursor<'a>) -> Option<Arg<'a>> {
