@@ -33,7 +33,9 @@ fn write_file(path: &Path, workload: &SyntheticWorkload, events: &[OwnedEvent]) 
     for event in events {
         writer.push(&event.as_event()).expect("push");
         if writer.checkpoint_due() {
-            writer.write_checkpoint(&workload.snapshot()).expect("checkpoint");
+            writer
+                .write_checkpoint(&workload.snapshot())
+                .expect("checkpoint");
         }
     }
     writer.finish().expect("finish");

@@ -183,7 +183,10 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
             "damaged_regions": regions,
             "warnings": reader.warnings(),
         });
-        println!("{}", serde_json::to_string_pretty(&report).context("rendering JSON")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("rendering JSON")?
+        );
         return Ok(damaged);
     }
 
@@ -265,7 +268,10 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
     for w in reader.warnings() {
         println!("            warning: {w}");
     }
-    println!("By source   {}", join_counts(tally.by_source.iter().map(|(k, v)| (k.as_str(), *v))));
+    println!(
+        "By source   {}",
+        join_counts(tally.by_source.iter().map(|(k, v)| (k.as_str(), *v)))
+    );
     let mut by_type: Vec<_> = tally.by_type.iter().map(|(k, v)| (*k, *v)).collect();
     by_type.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     println!("By type     {}", join_counts(by_type.into_iter()));

@@ -41,8 +41,7 @@ impl ProcessNames {
                     self.names.insert(child, name);
                 }
             }
-        } else if (event.kind.0 == self.execve || event.kind.0 == self.execveat) && event.ret == 0
-        {
+        } else if (event.kind.0 == self.execve || event.kind.0 == self.execveat) && event.ret == 0 {
             if let Some(Arg::Str(comm)) = event.arg("comm") {
                 self.names.insert(event.pid, comm.to_vec());
             }

@@ -88,6 +88,9 @@ mod tests {
         let err = parse_time("yesterday", 0, 0).unwrap_err().to_string();
         assert!(err.contains("RFC 3339"), "{err}");
         assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("5").unwrap_err().to_string().contains("unit"));
+        assert!(parse_duration("5")
+            .unwrap_err()
+            .to_string()
+            .contains("unit"));
     }
 }

@@ -100,7 +100,10 @@ fn info_reports_a_truncated_tail_and_keeps_what_is_complete() {
     assert_eq!(v["truncated_bytes"], 100);
     assert_eq!(v["trailer"], false);
     let text = stdout(&casefile(&["info", path.to_str().unwrap()]));
-    assert!(text.contains("100 bytes at the end are not a complete block"), "{text}");
+    assert!(
+        text.contains("100 bytes at the end are not a complete block"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -120,7 +123,10 @@ fn info_and_cat_report_a_corrupt_block_by_offset_and_exit_3() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["corrupt_blocks"], 1);
     assert_eq!(v["corrupt"][0]["offset"], victim.offset);
-    assert_eq!(v["events"], events.len() as u64 - u64::from(victim.header.count));
+    assert_eq!(
+        v["events"],
+        events.len() as u64 - u64::from(victim.header.count)
+    );
 
     let out = casefile(&["cat", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
@@ -144,7 +150,10 @@ fn cat_prints_every_event_with_its_process_and_honours_the_window() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 3_000);
-    assert!(text.contains(" nginx (1041:1041) "), "process names from the snapshot");
+    assert!(
+        text.contains(" nginx (1041:1041) "),
+        "process names from the snapshot"
+    );
     assert!(!text.contains(" ? ("), "every process has a name");
 
     let from = events[1_000].ts;
@@ -167,7 +176,14 @@ fn cat_prints_every_event_with_its_process_and_honours_the_window() {
     assert_eq!(lines.len(), expected);
     assert_eq!(lines[0]["ts"], from);
 
-    let out = casefile(&["cat", "--from", "+1s", "--to", "+2s", path.to_str().unwrap()]);
+    let out = casefile(&[
+        "cat",
+        "--from",
+        "+1s",
+        "--to",
+        "+2s",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let start = events[0].ts;
     let expected = events
@@ -192,9 +208,13 @@ fn hostile_names_and_paths_never_reach_the_terminal_raw() {
         }],
         ..StateSnapshot::default()
     };
-    let mut writer =
-        CaptureWriter::create(&path, &workload.header(), &snapshot, WriterOptions::default())
-            .unwrap();
+    let mut writer = CaptureWriter::create(
+        &path,
+        &workload.header(),
+        &snapshot,
+        WriterOptions::default(),
+    )
+    .unwrap();
     let mut args = ArgsBuilder::new();
     args.fd(-100)
         .str(b"/tmp/\x1b[2J\xff\xfe\r\nfake line")

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     };
     let parse = |value: Option<String>, default: u64, what: &str| match value {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("{what} must be a number, not {v:?}")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{what} must be a number, not {v:?}")),
     };
     let (events, seed) = match (
         parse(args.next(), 100_000, "EVENTS"),

@@ -11,8 +11,8 @@
 //! syscall down to a few bytes.
 
 use crate::event::{arg_span, ArgList, Event, EventKind};
-use std::collections::HashMap;
 use crate::varint::{self, Cursor};
+use std::collections::HashMap;
 use std::ops::Range;
 
 pub const BLOCK_MAGIC: [u8; 4] = *b"CFBK";
@@ -462,7 +462,9 @@ impl DecodedBlock {
             return Err(malformed("event count differs from the block header"));
         }
         let count = count as usize;
-        let base_ts = head.u64().ok_or_else(|| malformed("missing base timestamp"))?;
+        let base_ts = head
+            .u64()
+            .ok_or_else(|| malformed("missing base timestamp"))?;
         let mut columns: [Cursor<'_>; 8] = [Cursor::new(&[]); 8];
         for column in columns.iter_mut() {
             let bytes = head

@@ -176,12 +176,21 @@ pub const AF_INET6: u16 = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SockAddr<'a> {
-    Inet { addr: [u8; 4], port: u16 },
-    Inet6 { addr: [u8; 16], port: u16 },
+    Inet {
+        addr: [u8; 4],
+        port: u16,
+    },
+    Inet6 {
+        addr: [u8; 16],
+        port: u16,
+    },
     /// A unix socket path (abstract names start with a NUL byte).
     Unix(&'a [u8]),
     /// Any other family, with its raw address bytes.
-    Other { family: u16, data: &'a [u8] },
+    Other {
+        family: u16,
+        data: &'a [u8],
+    },
 }
 
 impl SockAddr<'_> {
@@ -349,7 +358,10 @@ impl<'a> Iterator for ArgIter<'a> {
 
 /// The extent of one encoded argument starting at `start`: its tag, where it ends, and
 /// for strings and byte buffers the range of their content. `None` if malformed.
-pub(crate) fn arg_span(bytes: &[u8], start: usize) -> Option<(u8, usize, Option<std::ops::Range<usize>>)> {
+pub(crate) fn arg_span(
+    bytes: &[u8],
+    start: usize,
+) -> Option<(u8, usize, Option<std::ops::Range<usize>>)> {
     let mut cursor = Cursor::new(bytes.get(start..)?);
     let arg = decode_arg(&mut cursor)?;
     let end = start + cursor.position();

@@ -180,7 +180,8 @@ pub fn decode_footer(tail: &[u8]) -> Option<u64> {
         return None;
     }
     let crc = u32::from_le_bytes(tail[8..12].try_into().ok()?);
-    (crc32fast::hash(&tail[0..8]) == crc).then(|| u64::from_le_bytes(tail[0..8].try_into().unwrap_or_default()))
+    (crc32fast::hash(&tail[0..8]) == crc)
+        .then(|| u64::from_le_bytes(tail[0..8].try_into().unwrap_or_default()))
 }
 
 /// Serializes `value` as CBOR.

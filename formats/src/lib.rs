@@ -6,15 +6,15 @@
 //! [`event::Event`]s back, in order or as segments for parallel readers. The byte
 //! layouts are specified in `docs/FORMAT.md` and `docs/EVENTS.md`.
 
-pub mod event;
-pub mod schema;
-pub mod text;
-pub mod varint;
 pub mod block;
 pub mod error;
+pub mod event;
 pub mod header;
 pub mod reader;
 pub mod render;
+pub mod schema;
 pub mod state;
 pub mod synthetic;
+pub mod text;
+pub mod varint;
 pub mod writer;

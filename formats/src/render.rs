@@ -146,7 +146,10 @@ fn errno_name(ret: i64) -> Option<&'static str> {
     if !(-4095..0).contains(&ret) {
         return None;
     }
-    NAMES.iter().find(|(n, _)| *n == -ret).map(|(_, name)| *name)
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == -ret)
+        .map(|(_, name)| *name)
 }
 
 /// One JSON object per event, with the argument names of the layout as keys.

@@ -138,14 +138,27 @@ pub struct FdEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FdTarget {
-    File { path: ByteString, flags: u32 },
-    Directory { path: ByteString },
+    File {
+        path: ByteString,
+        flags: u32,
+    },
+    Directory {
+        path: ByteString,
+    },
     Socket(SocketInfo),
-    Unix { path: ByteString },
-    Pipe { ino: u64 },
-    Memfd { name: ByteString },
+    Unix {
+        path: ByteString,
+    },
+    Pipe {
+        ino: u64,
+    },
+    Memfd {
+        name: ByteString,
+    },
     /// Anything else (`anon_inode:[eventfd]`, devices without a path, …), by its link text.
-    Other { name: ByteString },
+    Other {
+        name: ByteString,
+    },
 }
 
 /// An inet socket's addresses as `ip:port` text (IPv6 in brackets).

@@ -113,27 +113,76 @@ impl SyntheticWorkload {
     pub fn new(seed: u64) -> SyntheticWorkload {
         let start_ts = 86_400_000_000_000; // a day after boot
         let mut procs = Vec::new();
-        let mut add = |pid: u32, ppid: u32, threads: u32, comm, exe, args: &[&'static str], weight| {
-            procs.push(SimProcess {
-                pid,
-                ppid,
-                tids: (0..threads).map(|i| pid + i).collect(),
-                comm,
-                exe,
-                args: args.to_vec(),
-                fds: Vec::new(),
-                next_fd: 3,
-                weight,
-                start_ts: start_ts - 3_600_000_000_000,
-            })
-        };
-        add(1, 0, 1, "systemd", "/usr/lib/systemd/systemd", &["--system"], 1);
+        let mut add =
+            |pid: u32, ppid: u32, threads: u32, comm, exe, args: &[&'static str], weight| {
+                procs.push(SimProcess {
+                    pid,
+                    ppid,
+                    tids: (0..threads).map(|i| pid + i).collect(),
+                    comm,
+                    exe,
+                    args: args.to_vec(),
+                    fds: Vec::new(),
+                    next_fd: 3,
+                    weight,
+                    start_ts: start_ts - 3_600_000_000_000,
+                })
+            };
+        add(
+            1,
+            0,
+            1,
+            "systemd",
+            "/usr/lib/systemd/systemd",
+            &["--system"],
+            1,
+        );
         add(812, 1, 1, "sshd", "/usr/sbin/sshd", &["-D"], 1);
-        add(1040, 1, 1, "nginx", "/usr/sbin/nginx", &["-g", "daemon off;"], 1);
-        add(1041, 1040, 1, "nginx", "/usr/sbin/nginx", &["-g", "daemon off;"], 30);
-        add(1042, 1040, 1, "nginx", "/usr/sbin/nginx", &["-g", "daemon off;"], 30);
-        add(2210, 1, 4, "python3", "/usr/bin/python3", &["/srv/app/server.py", "--port", "8080"], 25);
-        add(2380, 1, 3, "postgres", "/usr/lib/postgresql/15/bin/postgres", &["-D", "/var/lib/postgresql/15/main"], 10);
+        add(
+            1040,
+            1,
+            1,
+            "nginx",
+            "/usr/sbin/nginx",
+            &["-g", "daemon off;"],
+            1,
+        );
+        add(
+            1041,
+            1040,
+            1,
+            "nginx",
+            "/usr/sbin/nginx",
+            &["-g", "daemon off;"],
+            30,
+        );
+        add(
+            1042,
+            1040,
+            1,
+            "nginx",
+            "/usr/sbin/nginx",
+            &["-g", "daemon off;"],
+            30,
+        );
+        add(
+            2210,
+            1,
+            4,
+            "python3",
+            "/usr/bin/python3",
+            &["/srv/app/server.py", "--port", "8080"],
+            25,
+        );
+        add(
+            2380,
+            1,
+            3,
+            "postgres",
+            "/usr/lib/postgresql/15/bin/postgres",
+            &["-D", "/var/lib/postgresql/15/main"],
+            10,
+        );
         add(3100, 812, 1, "bash", "/usr/bin/bash", &["-l"], 2);
         let mut workload = SyntheticWorkload {
             rng: SmallRng::seed_from_u64(seed),
@@ -326,7 +375,11 @@ impl SyntheticWorkload {
             self.open_fd(proc_index, path, false)
         };
         self.args.clear();
-        self.args.fd(AT_FDCWD).str(path.as_bytes()).uint(flags).uint(0o644);
+        self.args
+            .fd(AT_FDCWD)
+            .str(path.as_bytes())
+            .uint(flags)
+            .uint(0o644);
         if ret >= 0 {
             self.args
                 .uint(0x803)
@@ -387,17 +440,27 @@ impl SyntheticWorkload {
 
     /// bash starts a short-lived command: fork, exec with argv, exit.
     fn spawn(&mut self) -> OwnedEvent {
-        let parent = self.procs.iter().position(|p| p.comm == "bash").unwrap_or(0);
+        let parent = self
+            .procs
+            .iter()
+            .position(|p| p.comm == "bash")
+            .unwrap_or(0);
         let pid = self.next_pid;
         self.next_pid += 1;
         let (exe, argv): (&str, &[&str]) = match self.rng.random_range(0..4) {
             0 => ("/usr/bin/ls", &["ls", "-la", "/var/www/shop"]),
-            1 => ("/usr/bin/curl", &["curl", "-s", "http://10.0.3.9:8080/healthz"]),
+            1 => (
+                "/usr/bin/curl",
+                &["curl", "-s", "http://10.0.3.9:8080/healthz"],
+            ),
             2 => ("/usr/bin/grep", &["grep", "-r", "ERROR", "/var/log/app"]),
             _ => ("/usr/bin/ps", &["ps", "aux"]),
         };
         self.args.clear();
-        self.args.uint(u64::from(pid)).uint(u64::from(pid)).uint(0x0120_0011);
+        self.args
+            .uint(u64::from(pid))
+            .uint(u64::from(pid))
+            .uint(0x0120_0011);
         let fork = self.event(parent, "", 0);
         let fork = OwnedEvent {
             kind: EventKind::FORK,
@@ -411,7 +474,11 @@ impl SyntheticWorkload {
             .str(exe.as_bytes())
             .str_list(argv.iter().map(|a| a.as_bytes()))
             .str(b"/home/deploy")
-            .str_list([&b"PATH=/usr/bin:/bin"[..], b"HOME=/home/deploy", b"LANG=C.UTF-8"])
+            .str_list([
+                &b"PATH=/usr/bin:/bin"[..],
+                b"HOME=/home/deploy",
+                b"LANG=C.UTF-8",
+            ])
             .str(comm.as_bytes())
             .uint(1000)
             .uint(1000)

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_borrowed() {
-        assert!(matches!(escape(b"/usr/bin/curl"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            escape(b"/usr/bin/curl"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -110,7 +110,18 @@ mod tests {
 
     #[test]
     fn extremes_round_trip() {
-        for v in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40, -(1 << 40)] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i64::MAX,
+            i64::MIN,
+            1 << 40,
+            -(1 << 40),
+        ] {
             let mut buf = Vec::new();
             put_i64(&mut buf, v);
             assert_eq!(Cursor::new(&buf).i64(), Some(v));

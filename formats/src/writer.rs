@@ -12,9 +12,7 @@
 use crate::block::{BlockKind, EventBlockBuilder, RawBlock, SealedBlock};
 use crate::error::FormatError;
 use crate::event::{Arg, Event, EventKind};
-use crate::header::{
-    encode_footer, to_cbor, CaptureStats, FileHeader, IndexEntry, IndexPayload,
-};
+use crate::header::{encode_footer, to_cbor, CaptureStats, FileHeader, IndexEntry, IndexPayload};
 use crate::state::StateSnapshot;
 use std::fs::File;
 use std::io::Write;
@@ -108,9 +106,9 @@ impl<W: Write> CaptureWriter<W> {
         let head = header.to_bytes();
         out.write_all(&head).map_err(|e| FormatError::io(path, e))?;
         let compressor = match options.zstd_level {
-            Some(level) => Some(
-                zstd::bulk::Compressor::new(level).map_err(|e| FormatError::io(path, e))?,
-            ),
+            Some(level) => {
+                Some(zstd::bulk::Compressor::new(level).map_err(|e| FormatError::io(path, e))?)
+            }
             None => None,
         };
         let now = Instant::now();
@@ -155,8 +153,7 @@ impl<W: Write> CaptureWriter<W> {
     /// Flushes buffered events if `flush_interval` has passed since the last flush. A
     /// live writer calls this whenever it wakes up, events or not.
     pub fn tick(&mut self) -> Result<(), FormatError> {
-        if !self.builder.is_empty() && self.last_flush.elapsed() >= self.options.flush_interval
-        {
+        if !self.builder.is_empty() && self.last_flush.elapsed() >= self.options.flush_interval {
             self.flush()?;
         }
         Ok(())

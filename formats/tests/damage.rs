@@ -51,10 +51,21 @@ fn a_cut_at_every_byte_keeps_every_complete_block() {
     let bytes = std::fs::read(&full_path).unwrap();
     let full = CaptureReader::open(&full_path).unwrap();
     let blocks: Vec<_> = full.blocks().to_vec();
-    assert!(blocks.iter().filter(|b| b.header.kind == BlockKind::EVENTS).count() >= 5);
-    assert!(blocks.iter().any(|b| b.header.kind == BlockKind::CHECKPOINT));
+    assert!(
+        blocks
+            .iter()
+            .filter(|b| b.header.kind == BlockKind::EVENTS)
+            .count()
+            >= 5
+    );
+    assert!(blocks
+        .iter()
+        .any(|b| b.header.kind == BlockKind::CHECKPOINT));
     let data_start = blocks[0].offset as usize;
-    let index_offset = blocks.last().map(|b| b.offset + b.header.total_len()).unwrap();
+    let index_offset = blocks
+        .last()
+        .map(|b| b.offset + b.header.total_len())
+        .unwrap();
 
     let cut_path = dir.path().join("cut.cfcap");
     for cut in 1..bytes.len() {
@@ -62,13 +73,19 @@ fn a_cut_at_every_byte_keeps_every_complete_block() {
         let reader = match CaptureReader::open(&cut_path) {
             Ok(reader) => reader,
             Err(FormatError::BadHeader { offset, .. }) => {
-                assert!(cut < data_start, "cut at {cut}: header error past the header");
+                assert!(
+                    cut < data_start,
+                    "cut at {cut}: header error past the header"
+                );
                 assert!(offset <= cut as u64);
                 continue;
             }
             Err(other) => panic!("cut at {cut}: unexpected error {other}"),
         };
-        assert!(cut >= data_start, "cut at {cut} inside the header was accepted");
+        assert!(
+            cut >= data_start,
+            "cut at {cut} inside the header was accepted"
+        );
         // Blocks that end at or before the cut survive, and nothing else.
         let complete: Vec<_> = blocks
             .iter()
@@ -157,7 +174,10 @@ fn a_flipped_header_bit_is_stepped_over() {
     assert_eq!(damaged[0].len, victim.header.total_len());
     let (events, corrupt) = read_events(&reader);
     assert_eq!(corrupt, 0);
-    assert_eq!(events.len(), all_events.len() - victim.header.count as usize);
+    assert_eq!(
+        events.len(),
+        all_events.len() - victim.header.count as usize
+    );
 }
 
 #[test]
@@ -170,7 +190,10 @@ fn foreign_and_impossible_files_get_clear_errors() {
     let wrong = dir.path().join("photo.jpg");
     std::fs::write(&wrong, b"\xff\xd8\xff\xe0JFIF and more bytes").unwrap();
     let err = CaptureReader::open(&wrong).err().unwrap().to_string();
-    assert!(err.contains("photo.jpg") && err.contains("not a casefile capture"), "{err}");
+    assert!(
+        err.contains("photo.jpg") && err.contains("not a casefile capture"),
+        "{err}"
+    );
 
     let newer = dir.path().join("newer.cfcap");
     let mut future = bytes.clone();
@@ -183,7 +206,10 @@ fn foreign_and_impossible_files_get_clear_errors() {
     let empty = dir.path().join("empty.cfcap");
     std::fs::write(&empty, b"").unwrap();
     let err = CaptureReader::open(&empty).err().unwrap().to_string();
-    assert!(err.contains("empty.cfcap") && err.contains("empty"), "{err}");
+    assert!(
+        err.contains("empty.cfcap") && err.contains("empty"),
+        "{err}"
+    );
 
     let err = CaptureReader::open(dir.path()).err().unwrap().to_string();
     assert!(err.contains("is a directory"), "{err}");

@@ -28,10 +28,17 @@ enum ArgValue {
 fn arg_value() -> impl Strategy<Value = ArgValue> {
     // Half the strings come from a small pool, so blocks hold repeats (stored as
     // references to the block's string table) as well as unique strings.
-    let pool: Vec<Vec<u8>> = ["", "abc", "/etc/passwd", "/etc/shadow", "GET / HTTP/1.1\r\n", "\u{1b}[2J"]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
+    let pool: Vec<Vec<u8>> = [
+        "",
+        "abc",
+        "/etc/passwd",
+        "/etc/shadow",
+        "GET / HTTP/1.1\r\n",
+        "\u{1b}[2J",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
     let bytes = move || {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..40),

@@ -79,9 +79,15 @@ fn parallel_segments_give_the_sequential_stream() {
     let written = write_synthetic(&path, 30_000, small_blocks());
     let reader = CaptureReader::open(&path).unwrap();
     let segments = reader.segments();
-    assert!(segments.len() > 5, "expected checkpoints, got {}", segments.len());
+    assert!(
+        segments.len() > 5,
+        "expected checkpoints, got {}",
+        segments.len()
+    );
     for segment in &segments {
-        let state = segment.state.expect("every segment starts from a state block");
+        let state = segment
+            .state
+            .expect("every segment starts from a state block");
         let snapshot = reader.read_state(&state).unwrap();
         assert!(!snapshot.processes.is_empty());
     }

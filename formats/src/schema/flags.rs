@@ -30,7 +30,8 @@ pub static OPEN_FLAG_BITS: FlagTable = FlagTable(&[
     (0o10000000, "O_PATH"),
 ]);
 
-pub static PROT_FLAGS: FlagTable = FlagTable(&[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")]);
+pub static PROT_FLAGS: FlagTable =
+    FlagTable(&[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")]);
 
 pub static MMAP_FLAGS: FlagTable = FlagTable(&[
     (0x01, "MAP_SHARED"),
@@ -241,12 +242,21 @@ mod tests {
 
     #[test]
     fn flags_render_symbolically_and_keep_unknown_bits() {
-        assert_eq!(render_int(Hint::OpenFlags, 0o1101), "O_WRONLY|O_CREAT|O_TRUNC");
+        assert_eq!(
+            render_int(Hint::OpenFlags, 0o1101),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
         assert_eq!(render_int(Hint::OpenFlags, 0o2000000), "O_RDONLY|O_CLOEXEC");
         assert_eq!(render_int(Hint::OpenFlags, 0o4010002), "O_RDWR|O_SYNC");
-        assert_eq!(render_int(Hint::Flags(&PROT_FLAGS), 5), "PROT_READ|PROT_EXEC");
+        assert_eq!(
+            render_int(Hint::Flags(&PROT_FLAGS), 5),
+            "PROT_READ|PROT_EXEC"
+        );
         assert_eq!(render_int(Hint::Flags(&PROT_FLAGS), 0x19), "PROT_READ|0x18");
-        assert_eq!(render_int(Hint::Flags(&SOCKET_TYPES), 0o2000001), "SOCK_STREAM|SOCK_CLOEXEC");
+        assert_eq!(
+            render_int(Hint::Flags(&SOCKET_TYPES), 0o2000001),
+            "SOCK_STREAM|SOCK_CLOEXEC"
+        );
         assert_eq!(render_int(Hint::Enum(&SIGNALS), 9), "SIGKILL");
         assert_eq!(render_int(Hint::Enum(&SIGNALS), 64), "64");
         assert_eq!(render_int(Hint::Oct, 0o644), "0644");

@@ -179,10 +179,36 @@ use Category as C;
 /// Decoded syscalls, by name. Return values are in the event's `ret`, never a parameter.
 const SYSCALL_LAYOUTS: &[(&str, Category, &[Param])] = &[
     // Files
-    ("open", C::File, &[p("name", Dec), p("flags", OpenFlags), MODE, p("dev", Hex), p("ino", Dec)]),
+    (
+        "open",
+        C::File,
+        &[
+            p("name", Dec),
+            p("flags", OpenFlags),
+            MODE,
+            p("dev", Hex),
+            p("ino", Dec),
+        ],
+    ),
     ("openat", C::File, OPENAT_PARAMS),
-    ("openat2", C::File, &[DIRFD, p("name", Dec), p("flags", OpenFlags), MODE, p("resolve", Hex), p("dev", Hex), p("ino", Dec)]),
-    ("creat", C::File, &[p("name", Dec), MODE, p("dev", Hex), p("ino", Dec)]),
+    (
+        "openat2",
+        C::File,
+        &[
+            DIRFD,
+            p("name", Dec),
+            p("flags", OpenFlags),
+            MODE,
+            p("resolve", Hex),
+            p("dev", Hex),
+            p("ino", Dec),
+        ],
+    ),
+    (
+        "creat",
+        C::File,
+        &[p("name", Dec), MODE, p("dev", Hex), p("ino", Dec)],
+    ),
     ("close", C::Io, &[FD]),
     ("read", C::Io, &[FD, SIZE, DATA]),
     ("pread64", C::Io, &[FD, SIZE, POS, DATA]),
@@ -194,38 +220,120 @@ const SYSCALL_LAYOUTS: &[(&str, Category, &[Param])] = &[
     ("pwritev", C::Io, &[FD, SIZE, POS, DATA]),
     ("dup", C::Io, &[p("oldfd", Dec)]),
     ("dup2", C::Io, &[p("oldfd", Dec), p("newfd", Dec)]),
-    ("dup3", C::Io, &[p("oldfd", Dec), p("newfd", Dec), p("flags", Hex)]),
-    ("fcntl", C::Io, &[FD, p("cmd", Enum(&FCNTL_CMDS)), p("arg", Dec)]),
+    (
+        "dup3",
+        C::Io,
+        &[p("oldfd", Dec), p("newfd", Dec), p("flags", Hex)],
+    ),
+    (
+        "fcntl",
+        C::Io,
+        &[FD, p("cmd", Enum(&FCNTL_CMDS)), p("arg", Dec)],
+    ),
     ("unlink", C::File, &[p("path", Dec)]),
-    ("unlinkat", C::File, &[DIRFD, p("name", Dec), p("flags", Flags(&AT_FLAGS))]),
+    (
+        "unlinkat",
+        C::File,
+        &[DIRFD, p("name", Dec), p("flags", Flags(&AT_FLAGS))],
+    ),
     ("rename", C::File, &[p("oldpath", Dec), p("newpath", Dec)]),
-    ("renameat", C::File, &[p("olddirfd", Dec), p("oldpath", Dec), p("newdirfd", Dec), p("newpath", Dec)]),
-    ("renameat2", C::File, &[p("olddirfd", Dec), p("oldpath", Dec), p("newdirfd", Dec), p("newpath", Dec), p("flags", Hex)]),
+    (
+        "renameat",
+        C::File,
+        &[
+            p("olddirfd", Dec),
+            p("oldpath", Dec),
+            p("newdirfd", Dec),
+            p("newpath", Dec),
+        ],
+    ),
+    (
+        "renameat2",
+        C::File,
+        &[
+            p("olddirfd", Dec),
+            p("oldpath", Dec),
+            p("newdirfd", Dec),
+            p("newpath", Dec),
+            p("flags", Hex),
+        ],
+    ),
     ("mkdir", C::File, &[p("path", Dec), MODE]),
     ("mkdirat", C::File, &[DIRFD, p("path", Dec), MODE]),
     ("rmdir", C::File, &[p("path", Dec)]),
     ("link", C::File, &[p("oldpath", Dec), p("newpath", Dec)]),
-    ("linkat", C::File, &[p("olddir", Dec), p("oldpath", Dec), p("newdir", Dec), p("newpath", Dec), p("flags", Flags(&AT_FLAGS))]),
+    (
+        "linkat",
+        C::File,
+        &[
+            p("olddir", Dec),
+            p("oldpath", Dec),
+            p("newdir", Dec),
+            p("newpath", Dec),
+            p("flags", Flags(&AT_FLAGS)),
+        ],
+    ),
     ("symlink", C::File, &[p("target", Dec), p("linkpath", Dec)]),
-    ("symlinkat", C::File, &[p("target", Dec), p("linkdirfd", Dec), p("linkpath", Dec)]),
+    (
+        "symlinkat",
+        C::File,
+        &[p("target", Dec), p("linkdirfd", Dec), p("linkpath", Dec)],
+    ),
     ("chmod", C::File, &[p("filename", Dec), MODE]),
     ("fchmod", C::File, &[FD, MODE]),
     ("fchmodat", C::File, &[DIRFD, p("filename", Dec), MODE]),
     ("chown", C::File, &[p("path", Dec), UID, GID]),
     ("lchown", C::File, &[p("path", Dec), UID, GID]),
     ("fchown", C::File, &[FD, UID, GID]),
-    ("fchownat", C::File, &[DIRFD, p("pathname", Dec), UID, GID, p("flags", Flags(&AT_FLAGS))]),
+    (
+        "fchownat",
+        C::File,
+        &[
+            DIRFD,
+            p("pathname", Dec),
+            UID,
+            GID,
+            p("flags", Flags(&AT_FLAGS)),
+        ],
+    ),
     ("chdir", C::File, &[p("path", Dec)]),
     ("fchdir", C::File, &[FD]),
     ("truncate", C::File, &[p("path", Dec), p("length", Dec)]),
     ("ftruncate", C::File, &[FD, p("length", Dec)]),
     ("chroot", C::File, &[p("path", Dec)]),
-    ("mount", C::File, &[p("dev", Dec), p("dir", Dec), p("type", Dec), p("flags", Hex)]),
+    (
+        "mount",
+        C::File,
+        &[
+            p("dev", Dec),
+            p("dir", Dec),
+            p("type", Dec),
+            p("flags", Hex),
+        ],
+    ),
     ("umount2", C::File, &[p("name", Dec), p("flags", Hex)]),
     ("memfd_create", C::File, &[p("name", Dec), p("flags", Hex)]),
     // Network
-    ("socket", C::Net, &[p("domain", Enum(&SOCKET_DOMAINS)), p("type", Flags(&SOCKET_TYPES)), p("proto", Dec)]),
-    ("socketpair", C::Ipc, &[p("domain", Enum(&SOCKET_DOMAINS)), p("type", Flags(&SOCKET_TYPES)), p("proto", Dec), p("fd1", Dec), p("fd2", Dec)]),
+    (
+        "socket",
+        C::Net,
+        &[
+            p("domain", Enum(&SOCKET_DOMAINS)),
+            p("type", Flags(&SOCKET_TYPES)),
+            p("proto", Dec),
+        ],
+    ),
+    (
+        "socketpair",
+        C::Ipc,
+        &[
+            p("domain", Enum(&SOCKET_DOMAINS)),
+            p("type", Flags(&SOCKET_TYPES)),
+            p("proto", Dec),
+            p("fd1", Dec),
+            p("fd2", Dec),
+        ],
+    ),
     ("connect", C::Net, &[FD, ADDR, p("local", Dec)]),
     ("accept", C::Net, ACCEPT_PARAMS),
     ("accept4", C::Net, ACCEPT_PARAMS),
@@ -236,8 +344,16 @@ const SYSCALL_LAYOUTS: &[(&str, Category, &[Param])] = &[
     ("sendmsg", C::Io, SEND_RECV_PARAMS),
     ("recvfrom", C::Io, SEND_RECV_PARAMS),
     ("recvmsg", C::Io, SEND_RECV_PARAMS),
-    ("pipe", C::Ipc, &[p("fd1", Dec), p("fd2", Dec), p("ino", Dec)]),
-    ("pipe2", C::Ipc, &[p("fd1", Dec), p("fd2", Dec), p("ino", Dec), p("flags", Hex)]),
+    (
+        "pipe",
+        C::Ipc,
+        &[p("fd1", Dec), p("fd2", Dec), p("ino", Dec)],
+    ),
+    (
+        "pipe2",
+        C::Ipc,
+        &[p("fd1", Dec), p("fd2", Dec), p("ino", Dec), p("flags", Hex)],
+    ),
     // Processes
     ("execve", C::Process, EXEC_PARAMS),
     ("execveat", C::Process, EXECVEAT_PARAMS),
@@ -248,30 +364,94 @@ const SYSCALL_LAYOUTS: &[(&str, Category, &[Param])] = &[
     ("kill", C::Signal, &[p("pid", Dec), SIG]),
     ("tkill", C::Signal, &[p("tid", Dec), SIG]),
     ("tgkill", C::Signal, &[p("pid", Dec), p("tid", Dec), SIG]),
-    ("ptrace", C::Process, &[p("request", Enum(&PTRACE_REQUESTS)), p("pid", Dec), p("addr", Hex), p("data", Hex)]),
-    ("prctl", C::Process, &[p("option", Dec), p("arg2", Hex), p("arg2_str", Dec)]),
+    (
+        "ptrace",
+        C::Process,
+        &[
+            p("request", Enum(&PTRACE_REQUESTS)),
+            p("pid", Dec),
+            p("addr", Hex),
+            p("data", Hex),
+        ],
+    ),
+    (
+        "prctl",
+        C::Process,
+        &[p("option", Dec), p("arg2", Hex), p("arg2_str", Dec)],
+    ),
     ("unshare", C::Process, &[p("flags", Flags(&CLONE_FLAGS))]),
     ("setns", C::Process, &[FD, p("nstype", Flags(&CLONE_FLAGS))]),
-    ("capset", C::Process, &[p("cap_inheritable", Hex), p("cap_permitted", Hex), p("cap_effective", Hex)]),
+    (
+        "capset",
+        C::Process,
+        &[
+            p("cap_inheritable", Hex),
+            p("cap_permitted", Hex),
+            p("cap_effective", Hex),
+        ],
+    ),
     // Users and groups
     ("setuid", C::User, &[UID]),
     ("setgid", C::User, &[GID]),
     ("setreuid", C::User, &[p("ruid", Dec), p("euid", Dec)]),
     ("setregid", C::User, &[p("rgid", Dec), p("egid", Dec)]),
-    ("setresuid", C::User, &[p("ruid", Dec), p("euid", Dec), p("suid", Dec)]),
-    ("setresgid", C::User, &[p("rgid", Dec), p("egid", Dec), p("sgid", Dec)]),
+    (
+        "setresuid",
+        C::User,
+        &[p("ruid", Dec), p("euid", Dec), p("suid", Dec)],
+    ),
+    (
+        "setresgid",
+        C::User,
+        &[p("rgid", Dec), p("egid", Dec), p("sgid", Dec)],
+    ),
     ("setfsuid", C::User, &[UID]),
     ("setfsgid", C::User, &[GID]),
     // Memory
-    ("mmap", C::Memory, &[p("addr", Hex), p("length", Dec), p("prot", Flags(&PROT_FLAGS)), p("flags", Flags(&MMAP_FLAGS)), FD, p("offset", Dec)]),
-    ("mprotect", C::Memory, &[p("addr", Hex), p("length", Dec), p("prot", Flags(&PROT_FLAGS))]),
+    (
+        "mmap",
+        C::Memory,
+        &[
+            p("addr", Hex),
+            p("length", Dec),
+            p("prot", Flags(&PROT_FLAGS)),
+            p("flags", Flags(&MMAP_FLAGS)),
+            FD,
+            p("offset", Dec),
+        ],
+    ),
+    (
+        "mprotect",
+        C::Memory,
+        &[
+            p("addr", Hex),
+            p("length", Dec),
+            p("prot", Flags(&PROT_FLAGS)),
+        ],
+    ),
     ("userfaultfd", C::Memory, &[p("flags", Hex)]),
     // Kernel
-    ("init_module", C::System, &[p("length", Dec), p("uargs", Dec)]),
-    ("finit_module", C::System, &[FD, p("uargs", Dec), p("flags", Hex)]),
-    ("delete_module", C::System, &[p("name", Dec), p("flags", Hex)]),
+    (
+        "init_module",
+        C::System,
+        &[p("length", Dec), p("uargs", Dec)],
+    ),
+    (
+        "finit_module",
+        C::System,
+        &[FD, p("uargs", Dec), p("flags", Hex)],
+    ),
+    (
+        "delete_module",
+        C::System,
+        &[p("name", Dec), p("flags", Hex)],
+    ),
     ("bpf", C::System, &[p("cmd", Dec)]),
-    ("io_uring_setup", C::System, &[p("entries", Dec), p("flags", Hex)]),
+    (
+        "io_uring_setup",
+        C::System,
+        &[p("entries", Dec), p("flags", Hex)],
+    ),
 ];
 
 /// Categories of syscalls recorded raw, where the name alone says enough.
@@ -283,9 +463,7 @@ fn raw_category(name: &str) -> Category {
         "epoll_wait" | "epoll_pwait" | "epoll_pwait2" | "poll" | "ppoll" | "select"
         | "pselect6" => C::Sleep,
         "brk" | "munmap" | "mremap" | "madvise" | "mlock" | "munlock" => C::Memory,
-        "exit" | "exit_group" | "wait4" | "waitid" | "getpid" | "getppid" | "gettid" => {
-            C::Process
-        }
+        "exit" | "exit_group" | "wait4" | "waitid" | "getpid" | "getppid" | "gettid" => C::Process,
         "rt_sigaction" | "rt_sigprocmask" | "rt_sigreturn" | "sigaltstack" => C::Signal,
         "getuid" | "geteuid" | "getgid" | "getegid" | "getresuid" | "getresgid" => C::User,
         n if n.contains("stat") || n.contains("xattr") || n.starts_with("getdents") => C::File,
@@ -306,13 +484,52 @@ const RAW_PARAMS: &[Param] = &[
 ];
 
 const NON_SYSCALL_KINDS: &[(EventKind, &str, Category, &[Param])] = &[
-    (EventKind::FORK, "procfork", C::Process, &[p("child_pid", Dec), p("child_tid", Dec), p("flags", Flags(&CLONE_FLAGS))]),
-    (EventKind::PROC_EXIT, "procexit", C::Process, &[p("status", Dec), p("ret", Dec), SIG, p("core", Dec)]),
-    (EventKind::SOURCE, "pluginevent", C::Plugin, &[p("source", Dec), p("payload", Dec)]),
-    (EventKind::CAPTURE_START, "capture_start", C::Meta, &[p("config", Dec)]),
-    (EventKind::CAPTURE_STOP, "capture_stop", C::Meta, &[p("reason", Dec)]),
-    (EventKind::DROPS, "drops", C::Meta, &[p("cpu", Dec), p("count", Dec), p("syscall", Dec)]),
-    (EventKind::CONFIG_CHANGE, "config_change", C::Meta, &[p("key", Dec), p("value", Dec)]),
+    (
+        EventKind::FORK,
+        "procfork",
+        C::Process,
+        &[
+            p("child_pid", Dec),
+            p("child_tid", Dec),
+            p("flags", Flags(&CLONE_FLAGS)),
+        ],
+    ),
+    (
+        EventKind::PROC_EXIT,
+        "procexit",
+        C::Process,
+        &[p("status", Dec), p("ret", Dec), SIG, p("core", Dec)],
+    ),
+    (
+        EventKind::SOURCE,
+        "pluginevent",
+        C::Plugin,
+        &[p("source", Dec), p("payload", Dec)],
+    ),
+    (
+        EventKind::CAPTURE_START,
+        "capture_start",
+        C::Meta,
+        &[p("config", Dec)],
+    ),
+    (
+        EventKind::CAPTURE_STOP,
+        "capture_stop",
+        C::Meta,
+        &[p("reason", Dec)],
+    ),
+    (
+        EventKind::DROPS,
+        "drops",
+        C::Meta,
+        &[p("cpu", Dec), p("count", Dec), p("syscall", Dec)],
+    ),
+    (
+        EventKind::CONFIG_CHANGE,
+        "config_change",
+        C::Meta,
+        &[p("key", Dec), p("value", Dec)],
+    ),
 ];
 
 struct Table {
@@ -421,6 +638,38 @@ pub fn decoded_kinds() -> impl Iterator<Item = &'static KindInfo> {
         .chain(table.others.iter())
 }
 
+/// The layout table of `docs/EVENTS.md`, generated from this module so the two cannot
+/// drift apart (a test compares them).
+pub fn layouts_markdown() -> String {
+    let mut out = String::from("| kind | type | category | arguments |\n|---|---|---|---|\n");
+    for info in decoded_kinds() {
+        let params: Vec<String> = info
+            .params
+            .iter()
+            .map(|p| match p.hint {
+                Hint::Dec => p.name.to_string(),
+                Hint::Hex => format!("{} (hex)", p.name),
+                Hint::Oct => format!("{} (octal)", p.name),
+                Hint::OpenFlags => format!("{} (open flags)", p.name),
+                Hint::Flags(_) => format!("{} (flags)", p.name),
+                Hint::Enum(_) => format!("{} (enum)", p.name),
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            info.kind.0,
+            info.name,
+            info.category.as_str(),
+            if params.is_empty() {
+                "—".to_string()
+            } else {
+                params.join(", ")
+            }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +691,10 @@ mod tests {
         assert_eq!(syscall_nr("openat"), Some(257));
         assert_eq!(kind_info(EventKind::syscall(59)).name, "execve");
         assert_eq!(kind_by_name("procexit"), Some(EventKind::PROC_EXIT));
-        assert!(!kind_info(EventKind::syscall(202)).decoded, "futex is recorded raw");
+        assert!(
+            !kind_info(EventKind::syscall(202)).decoded,
+            "futex is recorded raw"
+        );
         assert_eq!(kind_info(EventKind(4000)).name, "unknown");
         assert_eq!(kind_info(EventKind::syscall(1000)).name, "syscall");
     }
