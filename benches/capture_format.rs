@@ -15,8 +15,6 @@ const EVENTS: usize = 1_000_000;
 
 fn events() -> (SyntheticWorkload, Vec<OwnedEvent>) {
     let mut workload = SyntheticWorkload::new(42);
-    let first = workload.snapshot();
-    let _ = first;
     let events = (0..EVENTS).map(|_| workload.next_event()).collect();
     (SyntheticWorkload::new(42), events)
 }

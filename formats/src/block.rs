@@ -386,7 +386,8 @@ impl EventBlockBuilder {
 
     /// Encodes the columns and resets the builder for the next block.
     pub fn take(&mut self) -> RawBlock {
-        let mut raw = Vec::with_capacity(self.raw_size() + 48);
+        let stored = self.raw_size() - self.expanded_args + self.args.len();
+        let mut raw = Vec::with_capacity(stored + 48);
         // Timestamps are deltas from the previous event; the first one's base is stored
         // so the payload decodes without its frame header.
         varint::put_u64(&mut raw, u64::from(self.count));

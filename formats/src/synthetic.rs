@@ -199,8 +199,7 @@ impl SyntheticWorkload {
             for path in &PATHS[..3] {
                 workload.open_fd(i, path, false);
             }
-            let socket = workload.open_fd(i, "socket", true);
-            let _ = socket;
+            workload.open_fd(i, "socket", true);
         }
         workload
     }

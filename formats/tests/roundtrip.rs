@@ -15,7 +15,7 @@ fn write_synthetic(path: &Path, events: usize, options: WriterOptions) -> Vec<Ow
     let snapshot = workload.snapshot();
     let mut writer = CaptureWriter::create(path, &header, &snapshot, options).unwrap();
     let mut written = Vec::with_capacity(events);
-    for i in 0..events {
+    for _ in 0..events {
         let event = workload.next_event();
         writer.push(&event.as_event()).unwrap();
         if writer.checkpoint_due() {
@@ -24,7 +24,6 @@ fn write_synthetic(path: &Path, events: usize, options: WriterOptions) -> Vec<Ow
             writer.write_checkpoint(&state).unwrap();
         }
         written.push(event);
-        let _ = i;
     }
     writer.finish_and_sync().unwrap();
     written
