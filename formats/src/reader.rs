@@ -178,18 +178,14 @@ impl CaptureReader {
             return false;
         };
         let index_end = len - FOOTER_LEN;
-        let Some(block) = self.block_at(index_offset, index_end) else {
+        let payload = self
+            .block_at(index_offset, index_end)
+            .filter(|block| block.header.kind == BlockKind::INDEX)
+            .and_then(|block| self.unpack(&block).ok());
+        let Some(payload) = payload else {
             self.warnings
                 .push("the trailer's index is damaged; blocks were found by scanning".into());
             return false;
-        };
-        let payload = match self.unpack(&block) {
-            Ok(raw) if block.header.kind == BlockKind::INDEX => raw,
-            _ => {
-                self.warnings
-                    .push("the trailer's index is damaged; blocks were found by scanning".into());
-                return false;
-            }
         };
         let Ok(index) = from_cbor::<IndexPayload>(&payload) else {
             self.warnings

@@ -218,7 +218,7 @@ impl<W: Write> CaptureWriter<W> {
             raw: to_cbor(&payload),
         })?;
         let footer = encode_footer(index_offset);
-        let mut out = self.out.take().ok_or_else(|| self.closed())?;
+        let mut out = self.out.take().ok_or_else(|| finished(&self.path))?;
         out.write_all(&footer)
             .and_then(|()| out.flush())
             .map_err(|e| FormatError::io(&self.path, e))?;
@@ -260,10 +260,7 @@ impl<W: Write> CaptureWriter<W> {
         frame.extend_from_slice(&sealed.header.encode());
         frame.extend_from_slice(&sealed.payload);
         let path = &self.path;
-        let out = self.out.as_mut().ok_or_else(|| FormatError::Write {
-            path: path.clone(),
-            detail: "writer already finished".into(),
-        })?;
+        let out = self.out.as_mut().ok_or_else(|| finished(path))?;
         out.write_all(&frame)
             .and_then(|()| out.flush())
             .map_err(|e| FormatError::io(path, e))?;
@@ -281,12 +278,12 @@ impl<W: Write> CaptureWriter<W> {
         }
         Ok(())
     }
+}
 
-    fn closed(&self) -> FormatError {
-        FormatError::Write {
-            path: self.path.clone(),
-            detail: "writer already finished".into(),
-        }
+fn finished(path: &Path) -> FormatError {
+    FormatError::Write {
+        path: path.to_path_buf(),
+        detail: "writer already finished".into(),
     }
 }
 
