@@ -10,7 +10,7 @@
 //! values and argument lists — and delta-encoded, which is what lets zstd bring a typical
 //! syscall down to a few bytes.
 
-use crate::event::{arg_span, ArgList, Event, EventKind};
+use crate::event::{arg_span, tag, ArgList, Event, EventKind};
 use crate::varint::{self, Cursor};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -167,6 +167,17 @@ pub enum PayloadError {
 
 /// Checks the payload checksum and inflates it.
 pub fn unpack_payload(header: &BlockHeader, stored: &[u8]) -> Result<Vec<u8>, PayloadError> {
+    let mut raw = Vec::new();
+    unpack_payload_into(header, stored, &mut raw)?;
+    Ok(raw)
+}
+
+/// [`unpack_payload`] into a buffer that a reader reuses from block to block.
+pub fn unpack_payload_into(
+    header: &BlockHeader,
+    stored: &[u8],
+    raw: &mut Vec<u8>,
+) -> Result<(), PayloadError> {
     let computed = crc32fast::hash(stored);
     if computed != header.payload_crc {
         return Err(PayloadError::Checksum {
@@ -177,19 +188,24 @@ pub fn unpack_payload(header: &BlockHeader, stored: &[u8]) -> Result<Vec<u8>, Pa
     if header.raw_len > MAX_RAW_LEN {
         return Err(PayloadError::TooLarge(header.raw_len));
     }
-    let raw = match Codec::from_u8(header.codec) {
-        Some(Codec::None) => stored.to_vec(),
-        Some(Codec::Zstd) => zstd::bulk::decompress(stored, header.raw_len as usize)
-            .map_err(|e| PayloadError::Decompress(e.to_string()))?,
+    raw.clear();
+    match Codec::from_u8(header.codec) {
+        Some(Codec::None) => raw.extend_from_slice(stored),
+        Some(Codec::Zstd) => {
+            raw.reserve(header.raw_len as usize);
+            zstd::bulk::Decompressor::new()
+                .and_then(|mut zstd| zstd.decompress_to_buffer(stored, raw))
+                .map_err(|e| PayloadError::Decompress(e.to_string()))?;
+        }
         None => return Err(PayloadError::UnknownCodec(header.codec)),
-    };
+    }
     if raw.len() != header.raw_len as usize {
         return Err(PayloadError::RawLength {
             declared: header.raw_len,
             actual: raw.len(),
         });
     }
-    Ok(raw)
+    Ok(())
 }
 
 /// A block ready to be written: frame header and stored payload.
@@ -257,21 +273,39 @@ pub struct EventBlockBuilder {
     base_ts: u64,
     prev_ts: u64,
     prev_tid: u32,
-    ts: Vec<u8>,
+    /// Zigzagged timestamp deltas, stored as byte planes by `take`.
+    ts_deltas: Vec<u64>,
+    /// Bytes per delta in the planes: enough for the largest delta so far.
+    ts_width: usize,
     cpu: Vec<u8>,
     tid: Vec<u8>,
     pid: Vec<u8>,
     kind: Vec<u8>,
     ret: Vec<u8>,
     arg_count: Vec<u8>,
-    args: Vec<u8>,
+    /// Arguments, one stream per event kind in order of the kind's first event: the
+    /// arguments of one syscall look alike, and zstd compresses them far better side by
+    /// side than interleaved with other kinds' (measured 3.03 → 2.37 bytes per event).
+    arg_groups: Vec<ArgGroup>,
+    /// Index in `arg_groups` by event kind; `NO_GROUP` where the kind has none yet.
+    group_of_kind: Vec<u32>,
+    /// Size of the stored arguments (references not resolved).
+    stored_args: usize,
     /// Size of the arguments with references resolved.
     expanded_args: usize,
     /// Strings and buffers already in this block, by hash → table index.
     interned: HashMap<u64, u32>,
-    /// The block's string table: where each entry's whole argument is in `args`.
-    table: Vec<Range<usize>>,
+    /// The block's string table: the group and range of each entry's whole argument.
+    table: Vec<(u32, Range<usize>)>,
 }
+
+#[derive(Debug)]
+struct ArgGroup {
+    kind: u16,
+    bytes: Vec<u8>,
+}
+
+const NO_GROUP: u32 = u32::MAX;
 
 /// Tag of an argument that repeats an earlier string or buffer of the same block by its
 /// index in the block's string table. It exists only inside stored blocks; decoded
@@ -295,6 +329,49 @@ fn content_hash(tag: u8, content: &[u8]) -> u64 {
     hasher.finish()
 }
 
+/// Bytes needed to hold `v` (0 for 0).
+fn byte_width(v: u64) -> usize {
+    (64 - v.leading_zeros() as usize).div_ceil(8)
+}
+
+/// The value of an encoded unsigned argument (`encoded` is the whole argument).
+fn uint_value(encoded: &[u8]) -> Option<u64> {
+    match encoded.split_first()? {
+        (&tag::UINT, rest) => Cursor::new(rest).u64(),
+        _ => None,
+    }
+}
+
+/// Codes a return value so that the predicted one costs a single zero byte: code 0 is
+/// the prediction, values that zigzag below it shift up by one, the rest keep their
+/// zigzag code. It is a bijection on u64, so every return value survives.
+fn encode_ret(ret: i64, predicted: Option<u64>) -> u64 {
+    let code = varint::zigzag(ret);
+    let Some(predicted) = predicted else {
+        return code;
+    };
+    let anchor = varint::zigzag(predicted as i64);
+    match code.cmp(&anchor) {
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Less => code + 1,
+        std::cmp::Ordering::Greater => code,
+    }
+}
+
+fn decode_ret(code: u64, predicted: Option<u64>) -> i64 {
+    let Some(predicted) = predicted else {
+        return varint::unzigzag(code);
+    };
+    let anchor = varint::zigzag(predicted as i64);
+    if code == 0 {
+        varint::unzigzag(anchor)
+    } else if code <= anchor {
+        varint::unzigzag(code - 1)
+    } else {
+        varint::unzigzag(code)
+    }
+}
+
 impl EventBlockBuilder {
     pub fn new() -> Self {
         Self::default()
@@ -312,7 +389,9 @@ impl EventBlockBuilder {
     /// size limit of a block is measured in: it bounds what a reader must allocate).
     pub fn raw_size(&self) -> usize {
         self.expanded_args
-            + self.ts.len()
+            + 1
+            + 12 * self.arg_groups.len()
+            + self.ts_deltas.len() * self.ts_width
             + self.cpu.len()
             + self.tid.len()
             + self.pid.len()
@@ -331,7 +410,10 @@ impl EventBlockBuilder {
         }
         self.first_ts = self.first_ts.min(event.ts);
         self.last_ts = self.last_ts.max(event.ts);
-        varint::put_i64(&mut self.ts, event.ts.wrapping_sub(self.prev_ts) as i64);
+        let info = crate::schema::kind_info(event.kind);
+        let delta = varint::zigzag(event.ts.wrapping_sub(self.prev_ts) as i64);
+        self.ts_width = self.ts_width.max(byte_width(delta));
+        self.ts_deltas.push(delta);
         self.prev_ts = event.ts;
         varint::put_u64(&mut self.cpu, u64::from(event.cpu));
         varint::put_i64(
@@ -341,69 +423,137 @@ impl EventBlockBuilder {
         self.prev_tid = event.tid;
         varint::put_i64(&mut self.pid, i64::from(event.tid) - i64::from(event.pid));
         varint::put_u64(&mut self.kind, u64::from(event.kind.0));
-        varint::put_i64(&mut self.ret, event.ret);
         // The number of arguments, not their length (arguments delimit themselves), and
         // relative to the kind's layout, so that it is almost always zero.
-        let expected = crate::schema::kind_info(event.kind).params.len() as i64;
+        let expected = info.params.len() as i64;
         varint::put_i64(&mut self.arg_count, event.args.len() as i64 - expected);
         self.expanded_args += event.args.as_bytes().len();
-        self.push_args(event.args.as_bytes());
+        let size = self.push_args(event.kind, event.args.as_bytes(), info.size_param);
+        // The return value is coded against the I/O size asked for, which it usually
+        // equals (writes and sends nearly always transfer everything).
+        varint::put_u64(&mut self.ret, encode_ret(event.ret, size));
         self.count += 1;
     }
 
     /// Appends an event's arguments, replacing each string or buffer that repeats an
     /// earlier one of this block by a reference to it (dictionary encoding: paths and
     /// protocol text repeat constantly, and a one-byte index beats zstd's match).
-    fn push_args(&mut self, bytes: &[u8]) {
+    /// Returns the value of the argument at `size_param` when it is an unsigned integer.
+    fn push_args(
+        &mut self,
+        kind: EventKind,
+        bytes: &[u8],
+        size_param: Option<usize>,
+    ) -> Option<u64> {
+        if bytes.is_empty() {
+            return None;
+        }
+        if self.group_of_kind.is_empty() {
+            self.group_of_kind = vec![NO_GROUP; usize::from(u16::MAX) + 1];
+        }
+        let slot = &mut self.group_of_kind[usize::from(kind.0)];
+        if *slot == NO_GROUP {
+            *slot = self.arg_groups.len() as u32;
+            self.arg_groups.push(ArgGroup {
+                kind: kind.0,
+                bytes: Vec::new(),
+            });
+        }
+        let group = *slot;
+        let before = self.arg_groups[group as usize].bytes.len();
+        let size = self.push_group_args(group, bytes, size_param);
+        self.stored_args += self.arg_groups[group as usize].bytes.len() - before;
+        size
+    }
+
+    fn push_group_args(
+        &mut self,
+        group: u32,
+        bytes: &[u8],
+        size_param: Option<usize>,
+    ) -> Option<u64> {
         let mut pos = 0;
+        let mut size = None;
+        let mut index = 0;
         while pos < bytes.len() {
             let Some((tag, end, content)) = arg_span(bytes, pos) else {
                 // Unreachable for lists from `ArgList`; keep the bytes rather than lose them.
-                self.args.extend_from_slice(&bytes[pos..]);
-                return;
+                self.arg_groups[group as usize]
+                    .bytes
+                    .extend_from_slice(&bytes[pos..]);
+                return size;
             };
             let whole = &bytes[pos..end];
+            if Some(index) == size_param {
+                size = uint_value(whole);
+            }
+            index += 1;
             if let Some(content) = internable(&content) {
                 let hash = content_hash(tag, &bytes[content]);
                 if let Some(&index) = self.interned.get(&hash) {
-                    if self.args[self.table[index as usize].clone()] == *whole {
-                        self.args.push(TAG_REPEAT);
-                        varint::put_u64(&mut self.args, u64::from(index));
+                    let (entry_group, entry) = &self.table[index as usize];
+                    if self.arg_groups[*entry_group as usize].bytes[entry.clone()] == *whole {
+                        let out = &mut self.arg_groups[group as usize].bytes;
+                        out.push(TAG_REPEAT);
+                        varint::put_u64(out, u64::from(index));
                         pos = end;
                         continue;
                     }
                 }
-                let start = self.args.len();
-                self.args.extend_from_slice(whole);
+                let out = &mut self.arg_groups[group as usize].bytes;
+                let start = out.len();
+                out.extend_from_slice(whole);
                 self.interned.insert(hash, self.table.len() as u32);
-                self.table.push(start..self.args.len());
+                self.table.push((group, start..out.len()));
             } else {
-                self.args.extend_from_slice(whole);
+                self.arg_groups[group as usize]
+                    .bytes
+                    .extend_from_slice(whole);
             }
             pos = end;
         }
+        size
     }
 
     /// Encodes the columns and resets the builder for the next block.
     pub fn take(&mut self) -> RawBlock {
-        let stored = self.raw_size() - self.expanded_args + self.args.len();
+        let stored = self.raw_size() - self.expanded_args + self.stored_args;
         let mut raw = Vec::with_capacity(stored + 48);
         // Timestamps are deltas from the previous event; the first one's base is stored
         // so the payload decodes without its frame header.
         varint::put_u64(&mut raw, u64::from(self.count));
         varint::put_u64(&mut raw, self.base_ts);
+        // Deltas as byte planes (every low byte, then every next byte, ...): the low
+        // bytes are nearly random and the high ones nearly constant, and zstd's entropy
+        // coder models each plane on its own, which LEB128's interleaving prevents
+        // (measured 1.62 → 1.41 bytes per event on the synthetic workload).
+        varint::put_u64(&mut raw, (1 + self.ts_deltas.len() * self.ts_width) as u64);
+        raw.push(self.ts_width as u8);
+        for plane in 0..self.ts_width {
+            let shift = 8 * plane;
+            raw.extend(self.ts_deltas.iter().map(|d| (d >> shift) as u8));
+        }
         for column in [
-            &self.ts,
             &self.cpu,
             &self.tid,
             &self.pid,
             &self.kind,
             &self.ret,
             &self.arg_count,
-            &self.args,
         ] {
             varint::put_u64(&mut raw, column.len() as u64);
             raw.extend_from_slice(column);
+        }
+        let mut groups_head = Vec::with_capacity(4 + 8 * self.arg_groups.len());
+        varint::put_u64(&mut groups_head, self.arg_groups.len() as u64);
+        for group in &self.arg_groups {
+            varint::put_u64(&mut groups_head, u64::from(group.kind));
+            varint::put_u64(&mut groups_head, group.bytes.len() as u64);
+        }
+        varint::put_u64(&mut raw, (groups_head.len() + self.stored_args) as u64);
+        raw.extend_from_slice(&groups_head);
+        for group in &self.arg_groups {
+            raw.extend_from_slice(&group.bytes);
         }
         let block = RawBlock {
             kind: BlockKind::EVENTS,
@@ -413,22 +563,97 @@ impl EventBlockBuilder {
             raw,
         };
         self.count = 0;
+        self.ts_deltas.clear();
+        self.ts_width = 0;
         self.expanded_args = 0;
+        self.stored_args = 0;
+        for group in self.arg_groups.drain(..) {
+            self.group_of_kind[usize::from(group.kind)] = NO_GROUP;
+        }
         self.interned.clear();
         self.table.clear();
         for column in [
-            &mut self.ts,
             &mut self.cpu,
             &mut self.tid,
             &mut self.pid,
             &mut self.kind,
             &mut self.ret,
             &mut self.arg_count,
-            &mut self.args,
         ] {
             column.clear();
         }
         block
+    }
+}
+
+/// The per-kind argument streams of a stored events block, each with how far the
+/// decoder has read it.
+struct ArgStreams<'a> {
+    streams: Vec<(&'a [u8], usize)>,
+    /// Index in `streams` by event kind, for the kinds up to the largest present.
+    by_kind: Vec<u32>,
+}
+
+impl<'a> ArgStreams<'a> {
+    fn parse(column: &mut Cursor<'a>) -> Result<ArgStreams<'a>, PayloadError> {
+        let malformed = |what: &str| PayloadError::Malformed(what.to_string());
+        let mut streams = Vec::new();
+        let mut by_kind: Vec<u32> = Vec::new();
+        if column.is_empty() {
+            return Ok(ArgStreams { streams, by_kind });
+        }
+        let count = column
+            .u64()
+            .ok_or_else(|| malformed("missing argument stream count"))?;
+        let mut heads = Vec::new();
+        for _ in 0..count {
+            let kind = column
+                .u64()
+                .and_then(|k| u16::try_from(k).ok())
+                .ok_or_else(|| malformed("bad argument stream kind"))?;
+            let len = column
+                .u64()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| malformed("bad argument stream length"))?;
+            heads.push((kind, len));
+        }
+        for (kind, len) in heads {
+            let bytes = column
+                .bytes(len)
+                .ok_or_else(|| malformed("argument stream extends past its column"))?;
+            let slot = usize::from(kind);
+            if by_kind.len() <= slot {
+                by_kind.resize(slot + 1, NO_GROUP);
+            }
+            if by_kind[slot] != NO_GROUP {
+                return Err(malformed("two argument streams for one event kind"));
+            }
+            by_kind[slot] = streams.len() as u32;
+            streams.push((bytes, 0));
+        }
+        if !column.is_empty() {
+            return Err(malformed("trailing bytes after the argument streams"));
+        }
+        Ok(ArgStreams { streams, by_kind })
+    }
+
+    /// The unread rest of `kind`'s stream.
+    fn stream(&self, kind: u16) -> Option<&'a [u8]> {
+        let index = *self.by_kind.get(usize::from(kind))?;
+        let (bytes, pos) = self.streams.get(index as usize)?;
+        Some(&bytes[*pos..])
+    }
+
+    fn advance(&mut self, kind: u16, by: usize) {
+        if let Some(&index) = self.by_kind.get(usize::from(kind)) {
+            if let Some((_, pos)) = self.streams.get_mut(index as usize) {
+                *pos += by;
+            }
+        }
+    }
+
+    fn all_consumed(&self) -> bool {
+        self.streams.iter().all(|(bytes, pos)| *pos == bytes.len())
     }
 }
 
@@ -441,11 +666,13 @@ struct Row {
     cpu: u16,
     kind: u16,
     ret: i64,
-    args: Range<usize>,
+    /// The arguments' range in the block buffer (which the size limit keeps below 4 GiB).
+    args_start: u32,
+    args_end: u32,
 }
 
 /// An events block, inflated and validated: iterating it cannot fail.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct DecodedBlock {
     /// Every event's arguments, back to back, references resolved.
     args: Vec<u8>,
@@ -456,13 +683,43 @@ impl DecodedBlock {
     /// Decodes an events payload, checking every column and every argument list, so that
     /// damage that slipped past the checksum (or a hostile file) is an error, not a panic.
     pub fn decode(raw: Vec<u8>, declared_count: u32) -> Result<DecodedBlock, PayloadError> {
+        let mut block = DecodedBlock::default();
+        block.decode_from(&raw, declared_count)?;
+        Ok(block)
+    }
+
+    /// [`DecodedBlock::decode`] into this block's buffers, which a reader reuses from
+    /// block to block. On error the block is left empty.
+    pub fn decode_from(&mut self, raw: &[u8], declared_count: u32) -> Result<(), PayloadError> {
+        let DecodedBlock { args, rows } = self;
+        args.clear();
+        rows.clear();
+        let result = Self::decode_columns(raw, declared_count, args, rows);
+        if result.is_err() {
+            args.clear();
+            rows.clear();
+        }
+        result
+    }
+
+    fn decode_columns(
+        raw: &[u8],
+        declared_count: u32,
+        args: &mut Vec<u8>,
+        rows: &mut Vec<Row>,
+    ) -> Result<(), PayloadError> {
         let malformed = |what: &str| PayloadError::Malformed(what.to_string());
-        let mut head = Cursor::new(&raw);
+        let mut head = Cursor::new(raw);
         let count = head.u64().ok_or_else(|| malformed("missing event count"))?;
         if count != u64::from(declared_count) {
             return Err(malformed("event count differs from the block header"));
         }
         let count = count as usize;
+        // Every event takes at least a byte in each varint column: a larger count is
+        // damage or a hostile file, and must not size allocations.
+        if count > raw.len() {
+            return Err(malformed("event count larger than the payload"));
+        }
         let base_ts = head
             .u64()
             .ok_or_else(|| malformed("missing base timestamp"))?;
@@ -478,18 +735,24 @@ impl DecodedBlock {
         }
         let [mut ts_c, mut cpu_c, mut tid_c, mut pid_c, mut kind_c, mut ret_c, mut len_c, mut args_c] =
             columns;
-        let stored_args = args_c.rest();
+        let ts_planes = ts_c.rest();
+        let ts_width = usize::from(*ts_planes.first().unwrap_or(&0));
+        if ts_planes.is_empty()
+            || ts_width > 8
+            || Some(ts_planes.len() - 1) != count.checked_mul(ts_width)
+        {
+            return Err(malformed("timestamp column does not match the event count"));
+        }
+        let stored_args = args_c.remaining();
+        let mut groups = ArgStreams::parse(&mut args_c)?;
         // Decoded arguments are rebuilt without references, in their canonical encoding.
-        let mut args = Vec::with_capacity(stored_args.len() * 2);
+        args.reserve(stored_args * 2);
         let mut table: Vec<Range<usize>> = Vec::new();
-        // A hostile count must not make us reserve memory the payload cannot back.
-        let mut rows = Vec::with_capacity(count.min(raw.len()));
-        let mut ts = base_ts;
+        // `count` is at most the payload's length (checked above).
+        rows.reserve(count);
         let mut tid: i64 = 0;
-        let mut pos = 0usize;
         for _ in 0..count {
             let bad = || malformed("column shorter than the event count");
-            ts = ts.wrapping_add(ts_c.i64().ok_or_else(bad)? as u64);
             let cpu = u16::try_from(cpu_c.u64().ok_or_else(bad)?)
                 .map_err(|_| malformed("cpu out of range"))?;
             tid = tid.wrapping_add(tid_c.i64().ok_or_else(bad)?);
@@ -498,14 +761,25 @@ impl DecodedBlock {
                 .map_err(|_| malformed("pid out of range"))?;
             let kind = u16::try_from(kind_c.u64().ok_or_else(bad)?)
                 .map_err(|_| malformed("event kind out of range"))?;
-            let ret = ret_c.i64().ok_or_else(bad)?;
-            let expected = crate::schema::kind_info(EventKind(kind)).params.len() as i64;
+            let ret_code = ret_c.u64().ok_or_else(bad)?;
+            let info = crate::schema::kind_info(EventKind(kind));
+            let expected = info.params.len() as i64;
             let arg_count = expected.wrapping_add(len_c.i64().ok_or_else(bad)?);
-            if arg_count < 0 || arg_count as usize > stored_args.len() - pos {
+            let stream = match arg_count {
+                0 => &[][..],
+                1.. => groups.stream(kind).ok_or_else(|| {
+                    malformed("arguments of an event kind that has no argument stream")
+                })?,
+                _ => return Err(malformed("argument count out of range")),
+            };
+            let mut pos = 0usize;
+            if arg_count as usize > stream.len() {
                 return Err(malformed("argument count out of range"));
             }
+            let stored_args = stream;
             let args_start = args.len();
-            for _ in 0..arg_count {
+            let mut size = None;
+            for arg_index in 0..arg_count as usize {
                 let event_error =
                     |what: &str| PayloadError::Malformed(format!("event {}: {what}", rows.len()));
                 if stored_args.get(pos) == Some(&TAG_REPEAT) {
@@ -525,28 +799,44 @@ impl DecodedBlock {
                     .ok_or_else(|| event_error("malformed argument encoding"))?;
                 let start = args.len();
                 args.extend_from_slice(&stored_args[pos..end]);
+                if Some(arg_index) == info.size_param {
+                    size = uint_value(&stored_args[pos..end]);
+                }
                 if internable(&content).is_some() {
                     table.push(start..args.len());
                 }
                 pos = end;
             }
+            groups.advance(kind, pos);
             rows.push(Row {
-                ts,
+                ts: 0,
                 pid,
                 tid: tid_u32,
                 cpu,
                 kind,
-                ret,
-                args: args_start..args.len(),
+                ret: decode_ret(ret_code, size),
+                args_start: args_start as u32,
+                args_end: args.len() as u32,
             });
         }
-        let leftovers = [&ts_c, &cpu_c, &tid_c, &pid_c, &kind_c, &ret_c, &len_c]
+        // Timestamps last, plane by plane over the rows, then summed from the base.
+        for (plane, bytes) in ts_planes[1..].chunks_exact(count.max(1)).enumerate() {
+            for (row, &byte) in rows.iter_mut().zip(bytes) {
+                row.ts |= u64::from(byte) << (8 * plane);
+            }
+        }
+        let mut ts = base_ts;
+        for row in rows.iter_mut() {
+            ts = ts.wrapping_add(varint::unzigzag(row.ts) as u64);
+            row.ts = ts;
+        }
+        let leftovers = [&cpu_c, &tid_c, &pid_c, &kind_c, &ret_c, &len_c]
             .iter()
             .any(|c| !c.is_empty());
-        if leftovers || pos != stored_args.len() {
+        if leftovers || !groups.all_consumed() {
             return Err(malformed("columns longer than the event count"));
         }
-        Ok(DecodedBlock { args, rows })
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -574,7 +864,7 @@ impl DecodedBlock {
             tid: row.tid,
             kind: EventKind(row.kind),
             ret: row.ret,
-            args: ArgList::trusted(&self.args[row.args.clone()]),
+            args: ArgList::trusted(&self.args[row.args_start as usize..row.args_end as usize]),
         }
     }
 }

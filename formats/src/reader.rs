@@ -302,10 +302,13 @@ impl CaptureReader {
         None
     }
 
-    fn unpack(&self, block: &BlockInfo) -> Result<Vec<u8>, crate::block::PayloadError> {
+    fn stored_payload(&self, block: &BlockInfo) -> &[u8] {
         let start = block.offset as usize + crate::block::BLOCK_HEADER_LEN;
-        let stored = &self.map[start..start + block.header.stored_len as usize];
-        crate::block::unpack_payload(&block.header, stored)
+        &self.map[start..start + block.header.stored_len as usize]
+    }
+
+    fn unpack(&self, block: &BlockInfo) -> Result<Vec<u8>, crate::block::PayloadError> {
+        crate::block::unpack_payload(&block.header, self.stored_payload(block))
     }
 
     fn block_error(&self, block: &BlockInfo, detail: impl ToString) -> FormatError {
@@ -368,8 +371,28 @@ impl CaptureReader {
         if block.header.kind != BlockKind::EVENTS {
             return Err(self.block_error(block, "not an events block"));
         }
-        let raw = self.unpack(block).map_err(|e| self.block_error(block, e))?;
-        DecodedBlock::decode(raw, block.header.count).map_err(|e| self.block_error(block, e))
+        let mut decoded = DecodedBlock::default();
+        self.decode_events_into(block, &mut Vec::new(), &mut decoded)?;
+        Ok(decoded)
+    }
+
+    /// [`CaptureReader::decode_events`] reusing the caller's buffers (the inflated
+    /// payload and the decoded block), which saves reallocating them for every block of a
+    /// sequential read.
+    pub fn decode_events_into(
+        &self,
+        block: &BlockInfo,
+        raw: &mut Vec<u8>,
+        decoded: &mut DecodedBlock,
+    ) -> Result<(), FormatError> {
+        if block.header.kind != BlockKind::EVENTS {
+            return Err(self.block_error(block, "not an events block"));
+        }
+        crate::block::unpack_payload_into(&block.header, self.stored_payload(block), raw)
+            .map_err(|e| self.block_error(block, e))?;
+        decoded
+            .decode_from(raw, block.header.count)
+            .map_err(|e| self.block_error(block, e))
     }
 
     /// Reads a snapshot or checkpoint block.
@@ -439,9 +462,11 @@ impl CaptureReader {
         mut visit: impl FnMut(&Event<'_>) -> ControlFlow<()>,
     ) -> ReadReport {
         let mut report = ReadReport::default();
+        let mut raw = Vec::new();
+        let mut decoded = DecodedBlock::default();
         for block in self.event_blocks_between(from, to) {
-            match self.decode_events(block) {
-                Ok(decoded) => {
+            match self.decode_events_into(block, &mut raw, &mut decoded) {
+                Ok(()) => {
                     report.blocks += 1;
                     for event in decoded.events() {
                         if event.ts < from || event.ts >= to {

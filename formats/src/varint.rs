@@ -48,6 +48,11 @@ impl<'a> Cursor<'a> {
         self.pos >= self.buf.len()
     }
 
+    /// How many bytes are not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
     #[inline]
     pub fn u64(&mut self) -> Option<u64> {
         let mut result = 0u64;

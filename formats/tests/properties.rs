@@ -128,6 +128,90 @@ fn event() -> impl Strategy<Value = OwnedEvent> {
         })
 }
 
+/// An I/O event whose return value is coded against its `size` argument: equal to it,
+/// near it, its negation (its neighbour in the coding's order), an error, or any value
+/// at all, including the extremes.
+fn io_event() -> impl Strategy<Value = OwnedEvent> {
+    let io_kinds = [
+        "read", "write", "pread64", "pwrite64", "sendto", "recvfrom", "readv",
+    ];
+    (
+        prop::sample::select(io_kinds.to_vec()),
+        any::<u64>(),
+        prop_oneof![
+            Just(0i64),
+            Just(1),
+            Just(-1),
+            (-4096i64..0),
+            Just(i64::MIN),
+            Just(i64::MAX),
+            any::<i64>()
+        ],
+        0..3,
+        any::<bool>(),
+        any::<u32>(),
+    )
+        .prop_map(|(name, size, offset, mode, small, tid)| {
+            let kind = casefile_formats::schema::kind_by_name(name).unwrap();
+            let size = if small { size % 70_000 } else { size };
+            let ret = match mode {
+                0 => size as i64,
+                1 => (size as i64).wrapping_neg(),
+                _ => (size as i64).wrapping_add(offset),
+            };
+            let mut args = ArgsBuilder::new();
+            args.fd(3).uint(size).bytes(b"GET / HTTP/1.1");
+            if kind_info(kind).params.len() > 3 {
+                args.uint(0);
+            }
+            OwnedEvent {
+                ts: u64::from(tid) * 7,
+                cpu: 0,
+                pid: tid,
+                tid,
+                kind,
+                ret,
+                args: args.finish(),
+            }
+        })
+}
+
+fn round_trip(
+    events: &[OwnedEvent],
+    block_events: u32,
+    compress: bool,
+) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.cfcap");
+    let workload = SyntheticWorkload::new(0);
+    let options = WriterOptions {
+        block_events,
+        zstd_level: compress.then_some(1),
+        ..WriterOptions::default()
+    };
+    let mut writer = CaptureWriter::create(
+        &path,
+        &workload.header(),
+        &StateSnapshot::default(),
+        options,
+    )
+    .unwrap();
+    for e in events {
+        writer.push(&e.as_event()).unwrap();
+    }
+    writer.finish_and_sync().unwrap();
+    let reader = CaptureReader::open(&path).unwrap();
+    let mut read = Vec::new();
+    let report = reader.for_each_event(0, u64::MAX, |e| {
+        read.push(e.to_owned_event());
+        ControlFlow::Continue(())
+    });
+    prop_assert!(report.corrupt_blocks.is_empty());
+    prop_assert_eq!(&read, events);
+    prop_assert_eq!(reader.trailer().unwrap().events, events.len() as u64);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -135,25 +219,18 @@ proptest! {
     fn any_event_stream_round_trips(events in proptest::collection::vec(event(), 0..300),
                                     block_events in 1u32..64,
                                     compress in any::<bool>()) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.cfcap");
-        let workload = SyntheticWorkload::new(0);
-        let options = WriterOptions {
-            block_events,
-            zstd_level: compress.then_some(1),
-            ..WriterOptions::default()
-        };
-        let mut writer = CaptureWriter::create(&path, &workload.header(), &StateSnapshot::default(), options).unwrap();
-        for e in &events {
-            writer.push(&e.as_event()).unwrap();
-        }
-        writer.finish_and_sync().unwrap();
-        let reader = CaptureReader::open(&path).unwrap();
-        let mut read = Vec::new();
-        let report = reader.for_each_event(0, u64::MAX, |e| { read.push(e.to_owned_event()); ControlFlow::Continue(()) });
-        prop_assert!(report.corrupt_blocks.is_empty());
-        prop_assert_eq!(&read, &events);
-        prop_assert_eq!(reader.trailer().unwrap().events, events.len() as u64);
+        round_trip(&events, block_events, compress)?;
+    }
+
+    #[test]
+    fn io_return_values_round_trip(io in proptest::collection::vec(io_event(), 1..200),
+                                   other in proptest::collection::vec(event(), 0..50),
+                                   block_events in 1u32..64) {
+        // Interleaved with events of every other kind, so the per-kind argument
+        // streams and the string table cross each other.
+        let mut events: Vec<OwnedEvent> = io.into_iter().chain(other).collect();
+        events.sort_by_key(|e| e.ts);
+        round_trip(&events, block_events, false)?;
     }
 
     #[test]

@@ -85,6 +85,28 @@ pub struct KindInfo {
     pub params: &'static [Param],
     /// False for syscalls recorded with raw register arguments only.
     pub decoded: bool,
+    /// Index of the `size` parameter (the byte count an I/O call asks for), which the
+    /// capture format uses to predict the return value.
+    pub size_param: Option<usize>,
+}
+
+impl KindInfo {
+    fn new(
+        kind: EventKind,
+        name: &'static str,
+        category: Category,
+        params: &'static [Param],
+        decoded: bool,
+    ) -> KindInfo {
+        KindInfo {
+            kind,
+            name,
+            category,
+            params,
+            decoded,
+            size_param: params.iter().position(|param| param.name == "size"),
+        }
+    }
 }
 
 const fn p(name: &'static str, hint: Hint) -> Param {
@@ -546,52 +568,26 @@ fn table() -> &'static Table {
                 let kind = EventKind::syscall(nr);
                 let name = SYSCALL_NAMES.get(usize::from(nr)).copied().unwrap_or("");
                 if name.is_empty() {
-                    return KindInfo {
-                        kind,
-                        name: "syscall",
-                        category: C::Other,
-                        params: RAW_PARAMS,
-                        decoded: false,
-                    };
+                    return KindInfo::new(kind, "syscall", C::Other, RAW_PARAMS, false);
                 }
                 match SYSCALL_LAYOUTS.iter().find(|(n, _, _)| *n == name) {
-                    Some(&(name, category, params)) => KindInfo {
-                        kind,
-                        name,
-                        category,
-                        params,
-                        decoded: true,
-                    },
-                    None => KindInfo {
-                        kind,
-                        name,
-                        category: raw_category(name),
-                        params: RAW_PARAMS,
-                        decoded: false,
-                    },
+                    Some(&(name, category, params)) => {
+                        KindInfo::new(kind, name, category, params, true)
+                    }
+                    None => KindInfo::new(kind, name, raw_category(name), RAW_PARAMS, false),
                 }
             })
             .collect();
         let others = NON_SYSCALL_KINDS
             .iter()
-            .map(|&(kind, name, category, params)| KindInfo {
-                kind,
-                name,
-                category,
-                params,
-                decoded: true,
+            .map(|&(kind, name, category, params)| {
+                KindInfo::new(kind, name, category, params, true)
             })
             .collect();
         Table {
             syscalls,
             others,
-            unknown: KindInfo {
-                kind: EventKind(u16::MAX),
-                name: "unknown",
-                category: C::Other,
-                params: &[],
-                decoded: false,
-            },
+            unknown: KindInfo::new(EventKind(u16::MAX), "unknown", C::Other, &[], false),
         }
     })
 }
