@@ -67,8 +67,8 @@ impl fmt::Display for EventKind {
 /// source or a capture meta event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event<'a> {
-    /// Nanoseconds since boot (CLOCK_MONOTONIC as the kernel's `bpf_ktime_get_ns`); add
-    /// the header's `boot_time_ns` for wall-clock time.
+    /// Nanoseconds since boot (CLOCK_BOOTTIME, as the kernel's `bpf_ktime_get_boot_ns`);
+    /// add the header's `boot_time_ns` for wall-clock time.
     pub ts: u64,
     pub cpu: u16,
     /// Thread group id (what userspace calls the pid).

@@ -538,7 +538,11 @@ const NON_SYSCALL_KINDS: &[(EventKind, &str, Category, &[Param])] = &[
         EventKind::CAPTURE_STOP,
         "capture_stop",
         C::Meta,
-        &[p("reason", Dec)],
+        &[
+            p("reason", Dec),
+            p("kernel_sent", Dec),
+            p("kernel_drops", Dec),
+        ],
     ),
     (
         EventKind::DROPS,

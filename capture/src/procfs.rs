@@ -1,0 +1,440 @@
+//! The `/proc` scan that becomes a capture's state snapshot: every process with its
+//! threads, command line, credentials, cgroup, namespaces and open file descriptors,
+//! sockets resolved through the socket tables of each network namespace.
+//!
+//! Everything here is read from a live, changing system: a process that ends mid-scan
+//! is skipped, a field that cannot be read stays at its default, and no content is
+//! trusted to be well formed.
+
+use crate::container;
+use casefile_formats::state::{
+    ByteString, FdEntry, FdTarget, Namespaces, ProcessEntry, SocketInfo,
+};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub struct ProcScan {
+    pub processes: Vec<ProcessEntry>,
+    pub warnings: Vec<String>,
+}
+
+/// Inet and unix sockets of one network namespace, by inode.
+#[derive(Default)]
+struct SocketTable {
+    inet: HashMap<u64, SocketInfo>,
+    unix: HashMap<u64, ByteString>,
+}
+
+pub fn scan(proc_root: &Path) -> ProcScan {
+    let mut warnings = Vec::new();
+    let entries = match std::fs::read_dir(proc_root) {
+        Ok(entries) => entries,
+        Err(e) => {
+            warnings.push(format!(
+                "{}: cannot list processes ({e}); the capture starts without a process table",
+                proc_root.display()
+            ));
+            return ProcScan {
+                processes: Vec::new(),
+                warnings,
+            };
+        }
+    };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    let mut tables: HashMap<u64, SocketTable> = HashMap::new();
+    let tick_ns = clock_tick_ns();
+    let processes = pids
+        .into_iter()
+        .filter_map(|pid| read_with(proc_root, pid, &mut tables, tick_ns))
+        .collect();
+    ProcScan {
+        processes,
+        warnings,
+    }
+}
+
+/// One process, for filling in a process the event stream meets before knowing it.
+pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessEntry> {
+    read_with(proc_root, pid, &mut HashMap::new(), clock_tick_ns())
+}
+
+fn clock_tick_ns() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        1_000_000_000 / ticks as u64
+    } else {
+        10_000_000
+    }
+}
+
+fn read_with(
+    proc_root: &Path,
+    pid: u32,
+    tables: &mut HashMap<u64, SocketTable>,
+    tick_ns: u64,
+) -> Option<ProcessEntry> {
+    let dir = proc_root.join(pid.to_string());
+    // `stat` first: a process that is gone is skipped whole.
+    let stat = parse_stat(&std::fs::read(dir.join("stat")).ok()?)?;
+    let status = std::fs::read(dir.join("status")).unwrap_or_default();
+    let ids = |key: &[u8]| status_ids(&status, key);
+    let (uid, euid) = ids(b"Uid:").map_or((0, 0), |v| (v[0], v[1]));
+    let (gid, egid) = ids(b"Gid:").map_or((0, 0), |v| (v[0], v[1]));
+    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+    let mut argv = split_nul(&cmdline).into_iter();
+    let cgroup = read_cgroup(&std::fs::read(dir.join("cgroup")).unwrap_or_default());
+    let found = container::from_cgroup(cgroup.as_bytes());
+    let namespaces = Namespaces {
+        pid: ns_inode(&dir, "pid"),
+        mnt: ns_inode(&dir, "mnt"),
+        net: ns_inode(&dir, "net"),
+        uts: ns_inode(&dir, "uts"),
+        ipc: ns_inode(&dir, "ipc"),
+        user: ns_inode(&dir, "user"),
+        cgroup: ns_inode(&dir, "cgroup"),
+    };
+    let mut tids: Vec<u32> = std::fs::read_dir(dir.join("task"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if tids.is_empty() {
+        tids.push(pid);
+    }
+    tids.sort_unstable();
+    let table = tables
+        .entry(namespaces.net)
+        .or_insert_with(|| read_socket_table(&dir));
+    let fds = read_fds(&dir, table);
+    Some(ProcessEntry {
+        pid,
+        ppid: stat.ppid,
+        tids,
+        comm: ByteString(stat.comm),
+        exe: argv.next().map(ByteString).unwrap_or_default(),
+        exepath: read_link(&dir.join("exe")),
+        args: argv.map(ByteString).collect(),
+        cwd: read_link(&dir.join("cwd")),
+        uid,
+        euid,
+        gid,
+        egid,
+        loginuid: std::fs::read_to_string(dir.join("loginuid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(u32::MAX),
+        tty: stat.tty,
+        sid: stat.sid,
+        pgid: stat.pgid,
+        start_ts: stat.start_ticks.saturating_mul(tick_ns),
+        container_id: found.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+        pod_uid: found.map(|c| c.pod_uid).unwrap_or_default(),
+        cgroup,
+        namespaces,
+        cap_inheritable: status_hex(&status, b"CapInh:"),
+        cap_permitted: status_hex(&status, b"CapPrm:"),
+        cap_effective: status_hex(&status, b"CapEff:"),
+        fds,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    comm: Vec<u8>,
+    ppid: u32,
+    pgid: u32,
+    sid: u32,
+    tty: u32,
+    start_ticks: u64,
+}
+
+/// `/proc/PID/stat`. The name sits in parentheses and may itself hold spaces and `)`,
+/// so the fields after it are found from the last `)`.
+fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let open = text.iter().position(|b| *b == b'(')?;
+    let close = text.iter().rposition(|b| *b == b')')?;
+    if close < open {
+        return None;
+    }
+    let comm = text[open + 1..close].to_vec();
+    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
+    // After the name: state(3) ppid(4) pgrp(5) session(6) tty_nr(7) … starttime(22).
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<i64>().ok());
+    Some(Stat {
+        comm,
+        ppid: field(4)? as u32,
+        pgid: field(5).unwrap_or(0) as u32,
+        sid: field(6).unwrap_or(0) as u32,
+        tty: field(7).unwrap_or(0) as u32,
+        start_ticks: field(22).unwrap_or(0).max(0) as u64,
+    })
+}
+
+fn status_line<'a>(status: &'a [u8], key: &[u8]) -> Option<&'a str> {
+    let line = status.split(|b| *b == b'\n').find(|l| l.starts_with(key))?;
+    std::str::from_utf8(&line[key.len()..]).ok()
+}
+
+fn status_ids(status: &[u8], key: &[u8]) -> Option<Vec<u32>> {
+    let ids: Vec<u32> = status_line(status, key)?
+        .split_ascii_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (ids.len() >= 2).then_some(ids)
+}
+
+fn status_hex(status: &[u8], key: &[u8]) -> Option<u64> {
+    u64::from_str_radix(status_line(status, key)?.trim(), 16).ok()
+}
+
+fn split_nul(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|b| *b == 0).map(<[u8]>::to_vec).collect()
+}
+
+/// The cgroup v2 line (`0::/path`), or on v1-only hosts the cpu controller's.
+fn read_cgroup(text: &[u8]) -> ByteString {
+    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    if let Some(line) = lines.iter().find(|l| l.starts_with(b"0::")) {
+        return ByteString(line[3..].to_vec());
+    }
+    for line in &lines {
+        let mut parts = line.splitn(3, |b| *b == b':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        if let (Some(controllers), Some(path)) = (controllers, path) {
+            if controllers.split(|b| *b == b',').any(|c| c == b"cpu") {
+                return ByteString(path.to_vec());
+            }
+        }
+    }
+    ByteString::default()
+}
+
+fn read_link(path: &Path) -> ByteString {
+    std::fs::read_link(path)
+        .map(|p| ByteString(p.as_os_str().as_bytes().to_vec()))
+        .unwrap_or_default()
+}
+
+/// `pid:[4026531836]` → 4026531836.
+fn ns_inode(dir: &Path, name: &str) -> u64 {
+    bracketed_number(read_link(&dir.join("ns").join(name)).as_bytes()).unwrap_or(0)
+}
+
+fn bracketed_number(text: &[u8]) -> Option<u64> {
+    let open = text.iter().position(|b| *b == b'[')?;
+    let close = text.iter().rposition(|b| *b == b']')?;
+    std::str::from_utf8(text.get(open + 1..close)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn read_fds(dir: &Path, sockets: &SocketTable) -> Vec<FdEntry> {
+    let Ok(entries) = std::fs::read_dir(dir.join("fd")) else {
+        return Vec::new();
+    };
+    let mut fds: Vec<FdEntry> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let fd: i64 = entry.file_name().to_str()?.parse().ok()?;
+            let link = read_link(&entry.path());
+            if link.is_empty() {
+                return None;
+            }
+            Some(FdEntry {
+                fd,
+                target: fd_target(dir, fd, &entry.path(), link, sockets),
+            })
+        })
+        .collect();
+    fds.sort_by_key(|f| f.fd);
+    fds
+}
+
+fn fd_target(
+    dir: &Path,
+    fd: i64,
+    link_path: &Path,
+    link: ByteString,
+    sockets: &SocketTable,
+) -> FdTarget {
+    let text = link.as_bytes();
+    if text.starts_with(b"socket:[") {
+        let ino = bracketed_number(text).unwrap_or(0);
+        if let Some(info) = sockets.inet.get(&ino) {
+            return FdTarget::Socket(info.clone());
+        }
+        if let Some(path) = sockets.unix.get(&ino) {
+            return FdTarget::Unix { path: path.clone() };
+        }
+        return FdTarget::Other { name: link };
+    }
+    if text.starts_with(b"pipe:[") {
+        return FdTarget::Pipe {
+            ino: bracketed_number(text).unwrap_or(0),
+        };
+    }
+    if let Some(name) = text.strip_prefix(b"/memfd:") {
+        let name = name.strip_suffix(b" (deleted)").unwrap_or(name);
+        return FdTarget::Memfd {
+            name: ByteString(name.to_vec()),
+        };
+    }
+    if !text.starts_with(b"/") {
+        return FdTarget::Other { name: link };
+    }
+    if std::fs::metadata(link_path).is_ok_and(|m| m.is_dir()) {
+        return FdTarget::Directory { path: link };
+    }
+    let flags = std::fs::read(dir.join("fdinfo").join(fd.to_string()))
+        .ok()
+        .and_then(|info| {
+            let line = status_line(&info, b"flags:")?.trim().to_string();
+            u32::from_str_radix(&line, 8).ok()
+        })
+        .unwrap_or(0);
+    FdTarget::File { path: link, flags }
+}
+
+fn read_socket_table(dir: &Path) -> SocketTable {
+    let mut table = SocketTable::default();
+    for (file, family, proto) in [
+        ("tcp", 2u16, 6u8),
+        ("tcp6", 10, 6),
+        ("udp", 2, 17),
+        ("udp6", 10, 17),
+    ] {
+        let text = std::fs::read(dir.join("net").join(file)).unwrap_or_default();
+        for line in text.split(|b| *b == b'\n').skip(1) {
+            if let Some((ino, info)) = parse_inet_line(line, family, proto) {
+                table.inet.insert(ino, info);
+            }
+        }
+    }
+    let unix = std::fs::read(dir.join("net/unix")).unwrap_or_default();
+    for line in unix.split(|b| *b == b'\n').skip(1) {
+        // Num RefCount Protocol Flags Type St Inode [Path]
+        let fields: Vec<&[u8]> = line
+            .split(|b| *b == b' ')
+            .filter(|f| !f.is_empty())
+            .collect();
+        let Some(ino) = fields
+            .get(6)
+            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+        else {
+            continue;
+        };
+        let path = fields.get(7).map(|p| p.to_vec()).unwrap_or_default();
+        table.unix.insert(ino, ByteString(path));
+    }
+    table
+}
+
+/// One line of `/proc/net/tcp*` or `udp*`: `sl local rem st tx:rx tr:when retr uid timeout inode`.
+fn parse_inet_line(line: &[u8], family: u16, proto: u8) -> Option<(u64, SocketInfo)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    let local = parse_endpoint(fields.get(1)?, family)?;
+    let remote = parse_endpoint(fields.get(2)?, family)?;
+    let ino = fields.get(9)?.parse().ok()?;
+    Some((
+        ino,
+        SocketInfo {
+            family,
+            l4proto: proto,
+            local,
+            remote,
+        },
+    ))
+}
+
+/// `0100007F:1F90` (IPv4 as a little-endian word) or 32 hex digits (IPv6 as four
+/// little-endian words), then the port in hex.
+fn parse_endpoint(field: &str, family: u16) -> Option<String> {
+    let (addr, port) = field.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    match family {
+        2 => {
+            let word = u32::from_str_radix(addr, 16).ok()?;
+            Some(format!("{}:{port}", Ipv4Addr::from(word.swap_bytes())))
+        }
+        _ => {
+            if addr.len() != 32 {
+                return None;
+            }
+            let mut bytes = [0u8; 16];
+            for word in 0..4 {
+                let value = u32::from_str_radix(&addr[word * 8..word * 8 + 8], 16).ok()?;
+                bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_le_bytes());
+            }
+            Some(format!("[{}]:{port}", Ipv6Addr::from(bytes)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_hostile_names_parse() {
+        let line = b"4242 (evil) (name x) S 1 4242 4242 34816 4242 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0\n";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.comm, b"evil) (name x");
+        assert_eq!(
+            (stat.ppid, stat.pgid, stat.sid, stat.tty),
+            (1, 4242, 4242, 34816)
+        );
+        assert_eq!(stat.start_ticks, 123456);
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_stat(b") (x"), None);
+        assert_eq!(parse_stat(b"1 (x)"), None);
+    }
+
+    #[test]
+    fn socket_table_addresses_decode() {
+        assert_eq!(
+            parse_endpoint("0100007F:1F90", 2).unwrap(),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(
+            parse_endpoint("00000000000000000000000001000000:0050", 10).unwrap(),
+            "[::1]:80"
+        );
+        let line = b"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0";
+        let (ino, info) = parse_inet_line(line, 2, 6).unwrap();
+        assert_eq!(ino, 31337);
+        assert_eq!(info.local, "127.0.0.1:8080");
+        assert_eq!(info.remote, "0.0.0.0:0");
+        assert_eq!(parse_endpoint("zz:1", 2), None);
+    }
+
+    #[test]
+    fn cgroup_files_prefer_v2() {
+        let hybrid = b"12:memory:/user.slice\n4:cpu,cpuacct:/user.slice/x\n0::/user.slice/user-0.slice/session-3.scope\n";
+        assert_eq!(
+            read_cgroup(hybrid).as_bytes(),
+            b"/user.slice/user-0.slice/session-3.scope"
+        );
+        assert_eq!(
+            read_cgroup(b"4:cpu,cpuacct:/docker/abc\n").as_bytes(),
+            b"/docker/abc"
+        );
+        assert!(read_cgroup(b"").is_empty());
+    }
+}
