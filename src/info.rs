@@ -253,6 +253,12 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
             reader.truncated_bytes()
         );
     }
+    if reader.trailer().is_none() {
+        println!(
+            "            truncated: the recorder did not finish the file (killed, crashed or \
+             disk full); every complete block was read"
+        );
+    }
     for c in &tally.corrupt {
         println!(
             "            corrupt block #{} at offset {}: {}",

@@ -4,6 +4,7 @@
 mod cat;
 mod info;
 mod procnames;
+mod record;
 mod timespec;
 
 use clap::{Parser, Subcommand};
@@ -78,7 +79,68 @@ enum Command {
         #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         to: Option<String>,
     },
+    /// Record syscalls and process activity into a capture file (needs root).
+    ///
+    /// eBPF programs record every completed syscall of the chosen set with its
+    /// arguments and return value, plus process fork, exec and exit, and a snapshot of
+    /// every process and open file at the start. Blocks are flushed at least once a
+    /// second: if casefile is killed, at most the last second is lost. Ctrl-C (SIGINT)
+    /// or SIGTERM ends the recording cleanly.
+    #[command(after_help = RECORD_HELP)]
+    Record {
+        /// The capture file to create (never overwritten).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<u64>,
+        /// Stop when the file reaches this size (e.g. 500M, 2G).
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+        /// Flight-recorder mode: start a new file every SIZE (FILE-0000.case, …).
+        #[arg(long, value_name = "SIZE")]
+        rotate: Option<String>,
+        /// With --rotate: keep the newest N files (default 10).
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// `security` (default: all but high-rate scheduling, timing and polling
+        /// calls), `all`, or a list such as openat,connect,execve.
+        #[arg(long, value_name = "SET", default_value = "security")]
+        syscalls: String,
+        /// Bytes of each read/write/send/recv buffer to keep (0: none).
+        #[arg(long, value_name = "N", default_value_t = 80)]
+        snaplen: u32,
+        /// Record only this process and the processes it starts (repeatable).
+        #[arg(long, value_name = "PID")]
+        pid: Vec<u32>,
+        /// Record only tasks in this cgroup v2 directory and below it.
+        #[arg(long, value_name = "PATH")]
+        cgroup: Option<PathBuf>,
+        /// Kernel ring buffer size, a power of two.
+        #[arg(long, value_name = "SIZE", default_value = "64M")]
+        ring_size: String,
+        /// No status line and no summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Run this command and record it and everything it starts; stop when it exits
+        /// and exit with its exit code.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<std::ffi::OsString>,
+    },
 }
+
+const RECORD_HELP: &str = "\
+Examples:
+  sudo casefile record -o incident.case                     record the host until Ctrl-C
+  sudo casefile record -o web.case --duration 600 --pid 4242
+  sudo casefile record -o x.case -- sh -c 'curl -s http://example.test | sh'
+  sudo casefile record -o ring.case --rotate 256M --keep 8   keep the last 2 GB
+
+The file is created with mode 0600: it holds command lines, environments and data.
+casefile itself is never recorded.
+
+Exit status: 0 success; with a COMMAND, the command's exit status; 1 error (not root,
+no BTF, disk full: the message says which and what to do); 2 usage error.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -97,6 +159,43 @@ fn main() -> ExitCode {
                 to: to.as_deref(),
             },
         ),
+        Command::Record {
+            output,
+            duration,
+            max_size,
+            rotate,
+            keep,
+            syscalls,
+            snaplen,
+            pid,
+            cgroup,
+            ring_size,
+            quiet,
+            command,
+        } => {
+            let outcome = record::run(record::RecordArgs {
+                output: output.clone(),
+                duration: *duration,
+                max_size: max_size.clone(),
+                rotate: rotate.clone(),
+                keep: *keep,
+                syscalls: syscalls.clone(),
+                snaplen: *snaplen,
+                pid: pid.clone(),
+                cgroup: cgroup.clone(),
+                ring_size: ring_size.clone(),
+                quiet: *quiet,
+                command: command.clone(),
+            });
+            return match outcome {
+                Ok(record::Outcome::Done) => ExitCode::SUCCESS,
+                Ok(record::Outcome::Command(code)) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("casefile: error: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
+        }
     };
     match result {
         Ok(false) => ExitCode::SUCCESS,

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Recorder overhead and size (issue 3's figures). Run as root on an otherwise idle host:
+#     sudo benches/record_overhead.sh [RUNS]
+# 1. dd if=/dev/zero of=/dev/null bs=1 count=5000000 (10M syscalls): alone, with
+#    do-nothing programs on sys_enter/sys_exit (the floor), and under casefile record;
+#    prints times, ratios, events recorded, drops and bytes per event.
+# 2. A mixed workload (a shell loop that execs, opens files and connects on loopback):
+#    alone and under casefile record, host-wide.
+# Each figure is the median of RUNS runs (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+if [ "$(id -u)" != 0 ]; then echo "record_overhead: needs root" >&2; exit 1; fi
+cargo build --release -q --bin casefile --example overhead_floor -p casefile -p casefile-capture
+BIN=target/release/casefile
+FLOOR=target/release/examples/overhead_floor
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+DD=(dd if=/dev/zero of=/dev/null bs=1 count=5000000 status=none)
+
+time_cmd() { local t0 t1; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
+
+echo "== dd, 10M syscalls, median of $RUNS"
+for i in $(seq "$RUNS"); do time_cmd "${DD[@]}"; done | median > "$WORK/alone"
+echo "alone:            $(cat "$WORK/alone") s"
+
+coproc FLOORPROC { exec "$FLOOR"; }
+read -r ready <&"${FLOORPROC[0]}"
+[ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
+for i in $(seq "$RUNS"); do time_cmd "${DD[@]}"; done | median > "$WORK/floor"
+exec {FLOORPROC[1]}>&-
+wait "$FLOORPROC_PID" 2>/dev/null || true
+echo "empty programs:   $(cat "$WORK/floor") s  ($(echo "$(cat "$WORK/floor") / $(cat "$WORK/alone")" | bc -l | cut -c1-5)x)"
+
+for i in $(seq "$RUNS"); do
+  rm -f "$WORK/dd.case"
+  time_cmd "$BIN" record --quiet --syscalls all -o "$WORK/dd.case" -- "${DD[@]}"
+done | median > "$WORK/recorded"
+echo "casefile record:  $(cat "$WORK/recorded") s  ($(echo "$(cat "$WORK/recorded") / $(cat "$WORK/alone")" | bc -l | cut -c1-5)x)"
+"$BIN" info --json "$WORK/dd.case" > "$WORK/dd.json"
+python3 - "$WORK/dd.json" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+reads = info["by_type"].get("read", 0); writes = info["by_type"].get("write", 0)
+print(f"recorded: {info['events']} events (read {reads}, write {writes}), "
+      f"{info['drops']} dropped, {info['bytes'] / max(info['events'], 1):.2f} bytes/event")
+PY
+
+echo "== mixed workload (exec, open, connect), median of $RUNS"
+cat > "$WORK/mixed.sh" <<'SH'
+python3 - <<'PY' &
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 47123)); s.listen(64)
+for _ in range(400):
+    c, _ = s.accept(); c.recv(16); c.close()
+PY
+sleep 0.3
+for i in $(seq 400); do
+  cat /etc/hostname /etc/os-release > /dev/null
+  ls /usr/bin > /dev/null
+  sha256sum /bin/ls > /dev/null
+  exec 3<>/dev/tcp/127.0.0.1/47123 && echo hi >&3 && exec 3>&-
+done
+wait
+SH
+for i in $(seq "$RUNS"); do time_cmd bash "$WORK/mixed.sh"; done | median > "$WORK/mixed_alone"
+echo "alone:            $(cat "$WORK/mixed_alone") s"
+"$BIN" record --quiet -o "$WORK/host.case" &
+REC=$!
+sleep 2
+for i in $(seq "$RUNS"); do time_cmd bash "$WORK/mixed.sh"; done | median > "$WORK/mixed_recorded"
+kill -INT "$REC"; wait "$REC" || true
+echo "casefile record (host-wide, security set): $(cat "$WORK/mixed_recorded") s  (+$(echo "($(cat "$WORK/mixed_recorded") / $(cat "$WORK/mixed_alone") - 1) * 100" | bc -l | cut -c1-5)%)"
+"$BIN" info --json "$WORK/host.case" | python3 -c 'import json,sys; i=json.load(sys.stdin); print(f"recorded: {i[\"events\"]} events, {i[\"drops\"]} dropped, {i[\"bytes\"]/max(i[\"events\"],1):.2f} bytes/event")'

@@ -1,0 +1,455 @@
+//! End-to-end tests of `casefile record` on this machine's kernel: they load the real
+//! eBPF programs, so they need root and BTF. Elsewhere each test says it is skipped.
+
+use casefile_formats::event::{Arg, EventKind, OwnedEvent, SockAddr};
+use casefile_formats::reader::CaptureReader;
+use casefile_formats::schema::kind_by_name;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn casefile() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_casefile"))
+}
+
+/// Why this machine cannot run the recorder, if it cannot.
+fn cannot_record() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root");
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Some("needs a kernel with BTF");
+    }
+    None
+}
+
+macro_rules! require_recorder {
+    () => {
+        if let Some(why) = cannot_record() {
+            eprintln!(
+                "SKIPPED {}: {why} (eBPF recording tests run as root)",
+                module_path!()
+            );
+            return;
+        }
+    };
+}
+
+fn read_events(path: &Path) -> Vec<OwnedEvent> {
+    let reader = CaptureReader::open(path).expect("open capture");
+    let mut events = Vec::new();
+    let report = reader.for_each_event(0, u64::MAX, |e| {
+        events.push(e.to_owned_event());
+        ControlFlow::Continue(())
+    });
+    assert!(report.corrupt_blocks.is_empty(), "{report:?}");
+    events
+}
+
+fn kind(name: &str) -> EventKind {
+    kind_by_name(name).unwrap_or_else(|| panic!("no kind {name}"))
+}
+
+fn args(e: &OwnedEvent) -> Vec<Arg<'_>> {
+    e.as_event().args.iter().collect()
+}
+
+fn str_arg(e: &OwnedEvent, index: usize) -> Option<&[u8]> {
+    match e.as_event().args.get(index)? {
+        Arg::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn argv(e: &OwnedEvent, index: usize) -> Vec<Vec<u8>> {
+    match e.as_event().args.get(index) {
+        Some(Arg::StrList(list)) => list.iter().map(<[u8]>::to_vec).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A cgroup v2 directory shaped like a Kubernetes pod's container, removed on drop
+/// (only the levels this test created).
+struct FakeContainer {
+    created: Vec<PathBuf>,
+    leaf: PathBuf,
+    container_id: String,
+    pod_uid: String,
+}
+
+impl FakeContainer {
+    fn create() -> FakeContainer {
+        let root = casefile_capture::cgroups::cgroup2_mount().expect("cgroup2 is mounted");
+        let pod_uid = format!("1b2c3d4e-5f60-4a1b-8c2d-{:012x}", std::process::id());
+        let container_id = format!("{:064x}", 0xcafe_0000_u64 + u64::from(std::process::id()));
+        let relative = format!(
+            "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{container_id}.scope",
+            pod_uid.replace('-', "_")
+        );
+        let mut created = Vec::new();
+        let mut dir = root.clone();
+        for part in relative.split('/') {
+            dir.push(part);
+            if !dir.exists() {
+                std::fs::create_dir(&dir).expect("create test cgroup");
+                created.push(dir.clone());
+            }
+        }
+        FakeContainer {
+            created,
+            leaf: dir,
+            container_id,
+            pod_uid,
+        }
+    }
+}
+
+impl Drop for FakeContainer {
+    fn drop(&mut self) {
+        for dir in self.created.iter().rev() {
+            if let Err(e) = std::fs::remove_dir(dir) {
+                eprintln!(
+                    "warning: could not remove test cgroup {}: {e}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
+const FILE_OPS: &str = r#"
+import os, sys
+d = sys.argv[1]
+fd = os.open(d + '/a.txt', os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, b'casefile-data')
+os.close(fd)
+os.rename(d + '/a.txt', d + '/b.txt')
+os.chmod(d + '/b.txt', 0o600)
+os.unlink(d + '/b.txt')
+"#;
+
+const NET: &str = r#"
+import socket, sys
+srv = socket.socket()
+srv.bind(('127.0.0.1', 0))
+srv.listen(1)
+cli = socket.create_connection(srv.getsockname())
+conn, _ = srv.accept()
+conn.sendall(b'hello')
+cli.recv(5)
+open(sys.argv[1], 'w').write('%d %d' % (srv.getsockname()[1], cli.getsockname()[1]))
+"#;
+
+const MEMFD: &str = r#"
+import os
+fd = os.memfd_create('payload', 0)
+os.write(fd, open('/bin/true', 'rb').read())
+os.execv('/proc/self/fd/%d' % fd, ['payload-run'])
+"#;
+
+#[test]
+fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("files.py"), FILE_OPS).unwrap();
+    std::fs::write(d.join("net.py"), NET).unwrap();
+    std::fs::write(d.join("memfd.py"), MEMFD).unwrap();
+    let container = FakeContainer::create();
+    let script = format!(
+        "/bin/echo casefile-marker-1 alpha beta\n\
+         python3 {d}/files.py {d}\n\
+         python3 {d}/net.py {d}/ports\n\
+         python3 -c 'import os; os.setuid(65534)'\n\
+         python3 {d}/memfd.py\n\
+         sh -c 'echo $$ > {cg}/cgroup.procs && exec /bin/echo container-marker'\n",
+        d = d.display(),
+        cg = container.leaf.display()
+    );
+    let capture = d.join("workload.case");
+    let out = casefile()
+        .args(["record", "--quiet", "-o"])
+        .arg(&capture)
+        .args(["--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "record failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let events = read_events(&capture);
+    let execve = kind("execve");
+
+    // Process tree: sh -c SCRIPT → /bin/echo with its argv, child of the sh.
+    let echo = events
+        .iter()
+        .find(|e| {
+            e.kind == execve
+                && argv(e, 2) == [&b"/bin/echo"[..], b"casefile-marker-1", b"alpha", b"beta"]
+        })
+        .expect("execve of /bin/echo with its argv");
+    assert_eq!(echo.ret, 0);
+    assert_eq!(str_arg(echo, 0), Some(&b"/bin/echo"[..]));
+    assert_eq!(str_arg(echo, 1), Some(&b"/bin/echo"[..]), "exepath");
+    let fork = events
+        .iter()
+        .find(|e| {
+            e.kind == EventKind::FORK && args(e).first() == Some(&Arg::Int(i64::from(echo.pid)))
+        })
+        .expect("procfork of the echo process");
+    let parent = events
+        .iter()
+        .find(|e| e.kind == execve && e.pid == fork.pid && e.ret == 0)
+        .expect("execve of the parent shell");
+    let parent_argv = argv(parent, 2);
+    assert_eq!(parent_argv[0], b"sh");
+    assert_eq!(parent_argv[1], b"-c");
+
+    // Files: open with O_CREAT|O_WRONLY, write on that fd, rename, chmod, unlink.
+    let a_txt = format!("{}/a.txt", d.display()).into_bytes();
+    let b_txt = format!("{}/b.txt", d.display()).into_bytes();
+    let open = events
+        .iter()
+        .find(|e| e.kind == kind("openat") && str_arg(e, 1) == Some(&a_txt[..]))
+        .expect("openat of a.txt");
+    let Some(Arg::Uint(flags)) = open.as_event().args.get(2) else {
+        panic!("openat flags")
+    };
+    assert_eq!(flags & 0o3, 0o1, "O_WRONLY");
+    assert_ne!(flags & 0o100, 0, "O_CREAT");
+    assert!(open.ret >= 0);
+    let write = events
+        .iter()
+        .find(|e| e.kind == kind("write") && e.pid == open.pid && args(e)[0] == Arg::Fd(open.ret))
+        .expect("write on the opened fd");
+    assert_eq!(args(write)[2], Arg::Bytes(b"casefile-data"));
+    assert_eq!(write.ret, 13);
+    let rename = events
+        .iter()
+        .find(|e| {
+            (e.kind == kind("rename") && str_arg(e, 0) == Some(&a_txt[..]))
+                || (e.kind == kind("renameat2") && str_arg(e, 1) == Some(&a_txt[..]))
+        })
+        .expect("rename a.txt → b.txt");
+    assert_eq!(rename.ret, 0);
+    assert!(args(rename).contains(&Arg::Str(&b_txt)));
+    let chmod = events
+        .iter()
+        .find(|e| {
+            (e.kind == kind("chmod") && str_arg(e, 0) == Some(&b_txt[..]))
+                || (e.kind == kind("fchmodat") && str_arg(e, 1) == Some(&b_txt[..]))
+        })
+        .expect("chmod b.txt");
+    assert!(args(chmod).contains(&Arg::Uint(0o600)));
+    assert!(events.iter().any(|e| {
+        (e.kind == kind("unlink") && str_arg(e, 0) == Some(&b_txt[..]))
+            || (e.kind == kind("unlinkat") && str_arg(e, 1) == Some(&b_txt[..]))
+    }));
+
+    // Network: the connect and the accept on the other side, with both ends.
+    let ports = std::fs::read_to_string(d.join("ports")).unwrap();
+    let (server_port, client_port) = ports
+        .split_once(' ')
+        .map(|(s, c)| (s.parse::<u16>().unwrap(), c.parse::<u16>().unwrap()))
+        .unwrap();
+    let server = SockAddr::Inet {
+        addr: [127, 0, 0, 1],
+        port: server_port,
+    };
+    let client = SockAddr::Inet {
+        addr: [127, 0, 0, 1],
+        port: client_port,
+    };
+    let connect = events
+        .iter()
+        .find(|e| e.kind == kind("connect") && args(e).get(1) == Some(&Arg::Sock(server)))
+        .expect("connect to the listening port");
+    assert!(
+        connect.ret == 0 || connect.ret == -115,
+        "ret {}",
+        connect.ret
+    );
+    assert_eq!(
+        args(connect)[2],
+        Arg::Sock(client),
+        "local end of the connect"
+    );
+    let accept = events
+        .iter()
+        .find(|e| {
+            (e.kind == kind("accept4") || e.kind == kind("accept"))
+                && args(e).get(1) == Some(&Arg::Sock(client))
+        })
+        .expect("accept of the client");
+    assert!(accept.ret >= 0);
+    assert_eq!(args(accept)[2], Arg::Sock(server));
+
+    // setuid to nobody, in a child of the shell.
+    let setuid = events
+        .iter()
+        .find(|e| e.kind == kind("setuid") && args(e)[0] == Arg::Uint(65534))
+        .expect("setuid(65534)");
+    assert_eq!(setuid.ret, 0);
+    assert_ne!(setuid.pid, parent.pid);
+
+    // Fileless execution: memfd_create, then execve of /proc/self/fd/N.
+    let memfd = events
+        .iter()
+        .find(|e| e.kind == kind("memfd_create") && str_arg(e, 0) == Some(&b"payload"[..]))
+        .expect("memfd_create");
+    let fd_path = format!("/proc/self/fd/{}", memfd.ret).into_bytes();
+    let fileless = events
+        .iter()
+        .find(|e| e.kind == execve && e.pid == memfd.pid && str_arg(e, 0) == Some(&fd_path[..]))
+        .expect("execve of the memfd");
+    assert_eq!(fileless.ret, 0);
+    assert_eq!(str_arg(fileless, 1), Some(&b"/memfd:payload (deleted)"[..]));
+    assert_eq!(
+        args(fileless)[15],
+        Arg::Uint(casefile_capture::decode::EXE_FROM_MEMFD)
+    );
+
+    // The process in the pod's cgroup gets its container id and pod uid.
+    let in_container = events
+        .iter()
+        .find(|e| {
+            e.kind == execve
+                && argv(e, 2).first().is_some_and(|a| a == b"/bin/echo")
+                && argv(e, 2).get(1).is_some_and(|a| a == b"container-marker")
+        })
+        .expect("execve inside the container cgroup");
+    let cgroup = str_arg(in_container, 14).expect("cgroup path");
+    let found = casefile_capture::container::from_cgroup(cgroup).expect("a container cgroup");
+    assert_eq!(found.id, container.container_id);
+    assert_eq!(found.pod_uid, container.pod_uid);
+
+    // The kernel side's own count equals what the file holds, plus recorded drops.
+    let meta = [
+        EventKind::CAPTURE_START,
+        EventKind::CAPTURE_STOP,
+        EventKind::DROPS,
+    ];
+    let recorded = events.iter().filter(|e| !meta.contains(&e.kind)).count() as u64;
+    let drops: u64 = events
+        .iter()
+        .filter(|e| e.kind == EventKind::DROPS)
+        .map(|e| match args(e)[1] {
+            Arg::Uint(n) => n,
+            _ => 0,
+        })
+        .sum();
+    let stop = events
+        .iter()
+        .find(|e| e.kind == EventKind::CAPTURE_STOP)
+        .expect("capture_stop");
+    assert_eq!(
+        args(stop)[1],
+        Arg::Uint(recorded),
+        "kernel_sent = events in the file"
+    );
+    assert_eq!(
+        args(stop)[2],
+        Arg::Uint(drops),
+        "kernel_drops = drops events"
+    );
+
+    // `casefile cat` tells the story.
+    let cat = casefile().arg("cat").arg(&capture).output().unwrap();
+    assert!(cat.status.success());
+    let text = String::from_utf8_lossy(&cat.stdout);
+    for needle in [
+        "casefile-marker-1",
+        "a.txt",
+        "payload",
+        "setuid",
+        "container-marker",
+    ] {
+        assert!(text.contains(needle), "cat output lacks {needle}");
+    }
+}
+
+#[test]
+fn the_command_exit_code_is_passed_on() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("exit.case");
+    let out = casefile()
+        .args(["record", "--quiet", "-o"])
+        .arg(&capture)
+        .args(["--", "sh", "-c", "exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = CaptureReader::open(&capture).unwrap();
+    assert!(
+        reader.trailer().is_some(),
+        "a clean stop writes the trailer"
+    );
+    // Never overwrite a capture.
+    let again = casefile()
+        .args(["record", "--quiet", "-o"])
+        .arg(&capture)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_killed_recorder_leaves_a_readable_truncated_file() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("killed.case");
+    // A busy workload in its own process, recorded by pid.
+    let mut busy = Command::new("sh")
+        .args(["-c", "while :; do cat /etc/hostname > /dev/null; done"])
+        .spawn()
+        .unwrap();
+    let mut recorder = casefile()
+        .args(["record", "--quiet", "--pid"])
+        .arg(busy.id().to_string())
+        .arg("-o")
+        .arg(&capture)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    recorder.kill().unwrap(); // SIGKILL
+    recorder.wait().unwrap();
+    busy.kill().unwrap();
+    busy.wait().unwrap();
+
+    let events = read_events(&capture);
+    assert!(
+        events.iter().any(|e| e.kind == kind("openat")),
+        "the blocks flushed before the kill are readable"
+    );
+    let info = casefile().arg("info").arg(&capture).output().unwrap();
+    assert_eq!(
+        info.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("truncated: the recorder did not finish"),
+        "{text}"
+    );
+    let json = casefile()
+        .args(["info", "--json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["trailer"], false);
+    assert!(value["events"].as_u64().unwrap() > 0);
+}
