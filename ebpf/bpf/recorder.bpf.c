@@ -133,13 +133,12 @@ static __always_inline bool in_scope(__u32 tgid)
 	return true;
 }
 
-static __always_inline bool begin(struct builder *b, __u16 kind, __s64 ret)
+static __always_inline bool begin(struct builder *b, __u16 kind, __s64 ret, __u64 pid_tgid)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return false;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct record_header *h = (void *)s->buf;
 	h->ts = bpf_ktime_get_boot_ns();
 	h->pid = pid_tgid >> 32;
@@ -490,21 +489,23 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!in_scope(pid_tgid >> 32))
 		return 0;
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	/* tp_btf hands a trusted pt_regs pointer: plain loads, no probe-read helper calls
+	 * (which cost more than the rest of a small record). */
+	long nr = regs->orig_ax;
 	if (nr < 0 || nr >= SYSCALL_LIMIT)
 		return 0;
 	if (!(syscall_mask[(nr >> 6) & (SYSCALL_LIMIT / 64 - 1)] & (1ULL << (nr & 63))))
 		return 0;
 	struct builder bld;
 	struct builder *b = &bld;
-	if (!begin(b, nr, ret))
+	if (!begin(b, nr, ret, pid_tgid))
 		return 0;
-	__u64 a0 = BPF_CORE_READ(regs, di);
-	__u64 a1 = BPF_CORE_READ(regs, si);
-	__u64 a2 = BPF_CORE_READ(regs, dx);
-	__u64 a3 = BPF_CORE_READ(regs, r10);
-	__u64 a4 = BPF_CORE_READ(regs, r8);
-	__u64 a5 = BPF_CORE_READ(regs, r9);
+	__u64 a0 = regs->di;
+	__u64 a1 = regs->si;
+	__u64 a2 = regs->dx;
+	__u64 a3 = regs->r10;
+	__u64 a4 = regs->r8;
+	__u64 a5 = regs->r9;
 	__u64 got = ret > 0 ? ret : 0;
 
 	switch (nr) {
@@ -926,10 +927,11 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		__u8 one = 1;
 		bpf_map_update_elem(&scope_pids, &child_tgid, &one, BPF_ANY);
 	}
-	if (!in_scope(bpf_get_current_pid_tgid() >> 32))
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!in_scope(pid_tgid >> 32))
 		return 0;
 	struct builder bld;
-	if (!begin(&bld, KIND_FORK, 0))
+	if (!begin(&bld, KIND_FORK, 0, pid_tgid))
 		return 0;
 	put_int(&bld, child_tgid);
 	put_int(&bld, BPF_CORE_READ(child, pid));
@@ -962,7 +964,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	if (!in_scope(tgid))
 		return 0;
 	struct builder bld;
-	if (!begin(&bld, KIND_PROC_EXIT, 0))
+	if (!begin(&bld, KIND_PROC_EXIT, 0, pid_tgid))
 		return 0;
 	int code = BPF_CORE_READ(task, exit_code);
 	put_int(&bld, code);
