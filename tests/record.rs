@@ -453,3 +453,180 @@ fn a_killed_recorder_leaves_a_readable_truncated_file() {
     assert_eq!(value["trailer"], false);
     assert!(value["events"].as_u64().unwrap() > 0);
 }
+
+/// Sums of what the kernel said it sent and dropped (from `capture_stop`), and what the
+/// file holds.
+fn kernel_accounting(events: &[OwnedEvent]) -> (u64, u64, u64, u64) {
+    let meta = [
+        EventKind::CAPTURE_START,
+        EventKind::CAPTURE_STOP,
+        EventKind::DROPS,
+    ];
+    let in_file = events.iter().filter(|e| !meta.contains(&e.kind)).count() as u64;
+    let drops_in_file: u64 = events
+        .iter()
+        .filter(|e| e.kind == EventKind::DROPS)
+        .map(|e| match args(e)[1] {
+            Arg::Uint(n) => n,
+            _ => 0,
+        })
+        .sum();
+    let stop = events
+        .iter()
+        .find(|e| e.kind == EventKind::CAPTURE_STOP)
+        .expect("capture_stop");
+    let uint = |i: usize| match args(stop)[i] {
+        Arg::Uint(n) => n,
+        _ => panic!("capture_stop argument {i}"),
+    };
+    (uint(1), in_file, uint(2), drops_in_file)
+}
+
+#[test]
+fn drops_from_a_full_ring_are_counted_and_written_down() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("drops.case");
+    // A one-page ring cannot hold a burst of 200k syscalls between two drains.
+    let out = casefile()
+        .args([
+            "record",
+            "--quiet",
+            "--ring-size",
+            "4k",
+            "--syscalls",
+            "all",
+            "-o",
+        ])
+        .arg(&capture)
+        .args([
+            "--",
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            "count=100000",
+            "status=none",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = read_events(&capture);
+    let (sent, in_file, kernel_drops, drops_in_file) = kernel_accounting(&events);
+    assert_eq!(sent, in_file, "every delivered record is in the file");
+    assert!(kernel_drops > 0, "a 4 KiB ring must overflow");
+    assert_eq!(kernel_drops, drops_in_file, "every drop is written down");
+    assert_eq!(sent + kernel_drops, in_file + drops_in_file);
+    // The drops are attributed to the syscalls that lost records.
+    let read_nr = kind("read").0 as u64;
+    assert!(events.iter().any(|e| e.kind == EventKind::DROPS
+        && matches!(args(e)[2], Arg::Uint(nr) if nr == read_nr || nr == read_nr + 1)));
+    let info = casefile()
+        .args(["info", "--json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(value["drops"].as_u64(), Some(kernel_drops));
+}
+
+#[test]
+fn rotation_keeps_the_newest_complete_files() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ring.case");
+    let out = casefile()
+        .args(["record", "--quiet", "--rotate", "64k", "--keep", "2", "-o"])
+        .arg(&base)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            // Random buffer snapshots do not compress: ~30 KB of capture per round.
+            "for i in $(seq 14); do dd if=/dev/urandom of=/dev/null bs=512 count=200 status=none; sleep 0.25; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "keep 2: {files:?}");
+    assert!(!base.exists(), "rotated files are numbered");
+    let first_number = |p: &Path| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.trim_start_matches("ring-")
+            .trim_end_matches(".case")
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert!(
+        first_number(&files[0]) >= 1,
+        "the oldest files were deleted: {files:?}"
+    );
+    for file in &files {
+        let reader = CaptureReader::open(file).unwrap();
+        assert!(reader.trailer().is_some(), "{} is complete", file.display());
+        let state = reader
+            .initial_state()
+            .expect("each file has its own snapshot")
+            .unwrap();
+        assert!(
+            !state.processes.is_empty(),
+            "{}: snapshot carries the process table",
+            file.display()
+        );
+        assert!(!read_events(file).is_empty());
+    }
+}
+
+#[test]
+fn a_full_disk_stops_cleanly_with_a_readable_file() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "casefile-test"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a small tmpfs");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+    let capture = mount.join("full.case");
+    let out = casefile()
+        .args(["record", "--quiet", "--syscalls", "all", "-o"])
+        .arg(&capture)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do cat /etc/passwd > /dev/null; i=$((i+1)); done",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a full disk is an error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("disk full"), "{stderr}");
+    let events = read_events(&capture);
+    assert!(
+        !events.is_empty(),
+        "what was flushed before the disk filled is readable"
+    );
+}
