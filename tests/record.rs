@@ -630,3 +630,103 @@ fn a_full_disk_stops_cleanly_with_a_readable_file() {
         "what was flushed before the disk filled is readable"
     );
 }
+
+#[test]
+fn without_root_the_error_says_what_is_missing() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    // Drop to nobody for this one run (setpriv is util-linux, on every Debian).
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_casefile"))
+        .args(["record", "-o"])
+        .arg(dir.path().join("never.case"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("recording needs root"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear sentence: {stderr}");
+    assert!(!dir.path().join("never.case").exists());
+}
+
+#[test]
+fn a_cgroup_scope_records_only_what_runs_in_it() {
+    require_recorder!();
+    let root = casefile_capture::cgroups::cgroup2_mount().expect("cgroup2 is mounted");
+    let cgroup = root.join(format!("casefile-test-{}", std::process::id()));
+    std::fs::create_dir(&cgroup).unwrap();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _remove = Remove(cgroup.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("cgroup.case");
+    let script = format!(
+        "echo $$ > {}/cgroup.procs; sleep 1; for i in 1 2 3 4 5 6; do cat /etc/hostname > /dev/null; sleep 0.2; done",
+        cgroup.display()
+    );
+    let mut inside = Command::new("sh").args(["-c", &script]).spawn().unwrap();
+    let out = casefile()
+        .args(["record", "--quiet", "--duration", "3", "--cgroup"])
+        .arg(&cgroup)
+        .arg("-o")
+        .arg(&capture)
+        .output()
+        .unwrap();
+    inside.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = read_events(&capture);
+    let cats: Vec<&OwnedEvent> = events
+        .iter()
+        .filter(|e| e.kind == kind("execve") && argv(e, 2).first().is_some_and(|a| a == b"cat"))
+        .collect();
+    assert!(!cats.is_empty(), "the processes in the cgroup are recorded");
+    let relative = format!("/{}", cgroup.strip_prefix(&root).unwrap().display());
+    for cat in &cats {
+        assert_eq!(str_arg(cat, 14), Some(relative.as_bytes()));
+    }
+    // Everything recorded comes from the shell that moved itself in, or its children.
+    let recorder_meta = [
+        EventKind::CAPTURE_START,
+        EventKind::CAPTURE_STOP,
+        EventKind::DROPS,
+    ];
+    let mut tree = vec![inside.id()];
+    // Children forked before the recording began are in its snapshot.
+    let snapshot = CaptureReader::open(&capture)
+        .unwrap()
+        .initial_state()
+        .unwrap()
+        .unwrap();
+    tree.extend(
+        snapshot
+            .processes
+            .iter()
+            .filter(|p| p.ppid == inside.id())
+            .map(|p| p.pid),
+    );
+    for e in &events {
+        if e.kind == EventKind::FORK && tree.contains(&e.pid) {
+            if let Arg::Int(child) = args(e)[0] {
+                tree.push(child as u32);
+            }
+        }
+    }
+    let outside: Vec<&OwnedEvent> = events
+        .iter()
+        .filter(|e| !recorder_meta.contains(&e.kind) && !tree.contains(&e.pid))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "recorded outside the cgroup: {:?}",
+        &outside[..outside.len().min(3)]
+    );
+}

@@ -139,6 +139,13 @@ pub fn record(
     let mut ring = probe.take_ring()?;
     let start_ts = now_boot_ns();
     let scan = procfs::scan(Path::new("/proc"));
+    if let Scope::Pids(pids) = &probe_config.scope {
+        // Children the given processes already had are theirs too; later ones join at
+        // fork in the kernel.
+        for pid in descendants(&scan.processes, pids) {
+            probe.add_scope_pid(pid)?;
+        }
+    }
     let (users, groups) = users::load(Path::new("/"));
     let snapshot = StateSnapshot {
         ts: start_ts,
@@ -255,6 +262,24 @@ pub fn record(
         kernel,
         warnings,
     })
+}
+
+/// Every process below `roots` in the process tree (the roots excluded).
+fn descendants(processes: &[casefile_formats::state::ProcessEntry], roots: &[u32]) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut frontier: Vec<u32> = roots.to_vec();
+    while let Some(parent) = frontier.pop() {
+        for child in processes
+            .iter()
+            .filter(|p| p.ppid == parent && p.pid != parent)
+        {
+            if !found.contains(&child.pid) && !roots.contains(&child.pid) {
+                found.push(child.pid);
+                frontier.push(child.pid);
+            }
+        }
+    }
+    found
 }
 
 /// Starts the command so that it puts itself into the recording's scope between fork
@@ -606,6 +631,20 @@ fn rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_follow_the_tree() {
+        let p = |pid, ppid| casefile_formats::state::ProcessEntry {
+            pid,
+            ppid,
+            ..Default::default()
+        };
+        let tree = [p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(13, 10)];
+        let mut found = descendants(&tree, &[10]);
+        found.sort();
+        assert_eq!(found, [11, 12, 13]);
+        assert!(descendants(&tree, &[12]).is_empty());
+    }
 
     #[test]
     fn rotated_files_are_numbered_before_the_extension() {
