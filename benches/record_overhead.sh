@@ -23,32 +23,33 @@ DD=(dd if=/dev/zero of=/dev/null bs=1 count=5000000 status=none)
 
 time_cmd() { local t0 t1; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
 
-echo "== dd, 10M syscalls, median of $RUNS"
-for i in $(seq "$RUNS"); do time_cmd "${DD[@]}"; done | median > "$WORK/alone"
-echo "alone:            $(cat "$WORK/alone") s"
-
-coproc FLOORPROC { exec "$FLOOR"; }
-read -r ready <&"${FLOORPROC[0]}"
-[ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
-for i in $(seq "$RUNS"); do time_cmd "${DD[@]}"; done | median > "$WORK/floor"
-exec {FLOORPROC[1]}>&-
-wait "$FLOORPROC_PID" 2>/dev/null || true
-echo "empty programs:   $(cat "$WORK/floor") s  ($(echo "$(cat "$WORK/floor") / $(cat "$WORK/alone")" | bc -l | cut -c1-5)x)"
-
-# dd's own time while recorded (bash's `time` inside the recorded command), and the
-# whole `casefile record` run (start-up, the /proc scan and the final drain included).
+echo "== dd, 10M syscalls, median of $RUNS (alone, floor and recorded runs alternate)"
 for i in $(seq "$RUNS"); do
+  time_cmd "${DD[@]}" >> "$WORK/alone_raw"
+
+  coproc FLOORPROC { exec "$FLOOR"; }
+  read -r ready <&"${FLOORPROC[0]}"
+  [ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
+  time_cmd "${DD[@]}" >> "$WORK/floor_raw"
+  exec {FLOORPROC[1]}>&-
+  wait "$FLOORPROC_PID" 2>/dev/null || true
+
+  # dd's own time while recorded (bash's `time` inside the recorded command), and the
+  # whole `casefile record` run (start-up, the /proc scan and the final drain included).
   rm -f "$WORK/dd.case"
   t0=$(now)
   "$BIN" record --quiet --syscalls all -o "$WORK/dd.case" -- \
     bash -c 'TIMEFORMAT=%R; time dd if=/dev/zero of=/dev/null bs=1 count=5000000 status=none' \
-    2>> "$WORK/recorded_dd_raw"
+    2>> "$WORK/recorded_raw"
   t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$WORK/recorded_total_raw"
 done
-median < "$WORK/recorded_dd_raw" > "$WORK/recorded"
-median < "$WORK/recorded_total_raw" > "$WORK/recorded_total"
-echo "casefile record:  $(cat "$WORK/recorded") s  ($(echo "$(cat "$WORK/recorded") / $(cat "$WORK/alone")" | bc -l | cut -c1-5)x the run alone); whole record command $(cat "$WORK/recorded_total") s"
+for f in alone floor recorded recorded_total; do median < "$WORK/${f}_raw" > "$WORK/$f"; done
+ratio() { echo "$(cat "$WORK/$1") / $(cat "$WORK/alone")" | bc -l | cut -c1-5; }
+echo "alone:            $(cat "$WORK/alone") s  (runs: $(tr '\n' ' ' < "$WORK/alone_raw"))"
+echo "empty programs:   $(cat "$WORK/floor") s  ($(ratio floor)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_raw"))"
+echo "casefile record:  $(cat "$WORK/recorded") s  ($(ratio recorded)x the run alone)  (runs: $(tr '\n' ' ' < "$WORK/recorded_raw"))"
+echo "                  whole record command $(cat "$WORK/recorded_total") s"
 "$BIN" info --json "$WORK/dd.case" > "$WORK/dd.json"
 python3 - "$WORK/dd.json" <<'PY'
 import json, sys
@@ -76,14 +77,20 @@ for i in $(seq 400); do
 done
 wait
 SH
-for i in $(seq "$RUNS"); do time_cmd bash "$WORK/mixed.sh"; done | median > "$WORK/mixed_alone"
-echo "alone:            $(cat "$WORK/mixed_alone") s"
-"$BIN" record --quiet -o "$WORK/host.case" &
-REC=$!
-sleep 2
-for i in $(seq "$RUNS"); do time_cmd bash "$WORK/mixed.sh"; done | median > "$WORK/mixed_recorded"
-kill -INT "$REC"; wait "$REC" || true
-echo "casefile record (host-wide, security set): $(cat "$WORK/mixed_recorded") s  (+$(echo "($(cat "$WORK/mixed_recorded") / $(cat "$WORK/mixed_alone") - 1) * 100" | bc -l | cut -c1-5)%)"
+# Alone and recorded runs alternate, so drift in the machine's speed hits both alike.
+for i in $(seq "$RUNS"); do
+  time_cmd bash "$WORK/mixed.sh" >> "$WORK/mixed_alone_raw"
+  rm -f "$WORK/host.case"
+  "$BIN" record --quiet -o "$WORK/host.case" &
+  REC=$!
+  sleep 1.5
+  time_cmd bash "$WORK/mixed.sh" >> "$WORK/mixed_recorded_raw"
+  kill -INT "$REC"; wait "$REC" || true
+done
+median < "$WORK/mixed_alone_raw" > "$WORK/mixed_alone"
+median < "$WORK/mixed_recorded_raw" > "$WORK/mixed_recorded"
+echo "alone:            $(cat "$WORK/mixed_alone") s  (runs: $(tr '\n' ' ' < "$WORK/mixed_alone_raw"))"
+echo "casefile record (host-wide, security set): $(cat "$WORK/mixed_recorded") s  (+$(echo "($(cat "$WORK/mixed_recorded") / $(cat "$WORK/mixed_alone") - 1) * 100" | bc -l | cut -c1-5)%)  (runs: $(tr '\n' ' ' < "$WORK/mixed_recorded_raw"))"
 "$BIN" info --json "$WORK/host.case" > "$WORK/host.json"
 python3 - "$WORK/host.json" <<'PY'
 import json, sys
