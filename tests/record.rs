@@ -730,3 +730,44 @@ fn a_cgroup_scope_records_only_what_runs_in_it() {
         &outside[..outside.len().min(3)]
     );
 }
+
+#[test]
+fn sigint_and_sigterm_end_the_file_cleanly() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    for (signal, name) in [(libc::SIGINT, "int"), (libc::SIGTERM, "term")] {
+        let capture = dir.path().join(format!("{name}.case"));
+        let mut busy = Command::new("sh")
+            .args([
+                "-c",
+                "while :; do cat /etc/hostname > /dev/null; sleep 0.05; done",
+            ])
+            .spawn()
+            .unwrap();
+        let recorder = casefile()
+            .args(["record", "--quiet", "--pid"])
+            .arg(busy.id().to_string())
+            .arg("-o")
+            .arg(&capture)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // SAFETY: signalling the recorder we started, by its pid.
+        unsafe { libc::kill(recorder.id() as i32, signal) };
+        let status = recorder.wait_with_output().unwrap().status;
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        assert!(status.success(), "{name}: {status}");
+        let reader = CaptureReader::open(&capture).unwrap();
+        assert!(reader.trailer().is_some(), "{name}: the trailer is written");
+        let events = read_events(&capture);
+        let stop = events
+            .iter()
+            .find(|e| e.kind == EventKind::CAPTURE_STOP)
+            .unwrap();
+        assert_eq!(str_arg(stop, 0), Some(&b"signal"[..]));
+        assert!(events
+            .iter()
+            .any(|e| e.kind == kind("openat") && e.pid != busy.id()));
+    }
+}
