@@ -322,7 +322,7 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
         })
         .expect("execve inside the container cgroup");
     let cgroup = str_arg(in_container, 14).expect("cgroup path");
-    let found = casefile_capture::container::from_cgroup(cgroup).expect("a container cgroup");
+    let found = casefile_rules::state::container::from_cgroup(cgroup).expect("a container cgroup");
     assert_eq!(found.id, container.container_id);
     assert_eq!(found.pod_uid, container.pod_uid);
 

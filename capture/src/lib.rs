@@ -3,14 +3,12 @@
 //! and writes capture files.
 
 pub mod cgroups;
-pub mod container;
 pub mod decode;
 pub mod error;
 pub mod probe;
 pub mod procfs;
 pub mod recorder;
 pub mod syscalls;
-pub mod tracker;
 pub mod users;
 
 pub use error::CaptureError;

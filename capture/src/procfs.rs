@@ -6,10 +6,10 @@
 //! is skipped, a field that cannot be read stays at its default, and no content is
 //! trusted to be well formed.
 
-use crate::container;
 use casefile_formats::state::{
     ByteString, FdEntry, FdTarget, Namespaces, ProcessEntry, SocketInfo,
 };
+use casefile_rules::state::container;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::OsStrExt;

@@ -7,7 +7,6 @@ use crate::cgroups::CgroupResolver;
 use crate::decode::Decoder;
 use crate::error::CaptureError;
 use crate::probe::{register_self_in_scope, KernelCounters, Probe, ProbeConfig, Scope};
-use crate::tracker::Tracker;
 use crate::{procfs, users};
 use casefile_ebpf::record::Record;
 use casefile_formats::event::{ArgsBuilder, Event, EventKind};
@@ -15,6 +14,7 @@ use casefile_formats::header::{now_boot_ns, CaptureConfig, FileHeader, HostInfo}
 use casefile_formats::schema::EVENT_LAYOUT_VERSION;
 use casefile_formats::state::StateSnapshot;
 use casefile_formats::writer::{CaptureWriter, WriterOptions};
+use casefile_rules::state::StateEngine;
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -415,7 +415,8 @@ fn write_loop(
         warnings: Vec::new(),
     };
     let mut decoder = Decoder::new(CgroupResolver::new());
-    let mut tracker = Tracker::new(snapshot.clone());
+    // The same state engine the rules run on keeps checkpoints and rotated files current.
+    let mut state = StateEngine::from_snapshot(&snapshot);
     let first_path = match options.rotate {
         Some(_) => rotated_path(&options.output, 0),
         None => options.output.clone(),
@@ -477,7 +478,7 @@ fn write_loop(
                         match decoded {
                             Ok(event) => {
                                 last_ts = last_ts.max(event.ts);
-                                tracker.apply(&event);
+                                state.update(&event);
                                 if let Some(w) = output.writer.as_mut() {
                                     w.push(&event)?;
                                 }
@@ -516,7 +517,7 @@ fn write_loop(
             };
             w.tick()?;
             if w.checkpoint_due() {
-                w.write_checkpoint(&tracker.snapshot(last_ts))?;
+                w.write_checkpoint(&state.snapshot(last_ts))?;
             }
             let position = w.position();
             shared
@@ -527,14 +528,7 @@ fn write_loop(
             }
             if let Some(rotation) = &options.rotate {
                 if position >= rotation.size {
-                    rotate(
-                        &mut output,
-                        options,
-                        rotation,
-                        &mut header,
-                        &tracker,
-                        last_ts,
-                    )?;
+                    rotate(&mut output, options, rotation, &mut header, &state, last_ts)?;
                 }
             }
         }
@@ -599,7 +593,7 @@ fn rotate(
     options: &RecordOptions,
     rotation: &Rotation,
     header: &mut FileHeader,
-    tracker: &Tracker,
+    state: &StateEngine,
     last_ts: u64,
 ) -> Result<(), casefile_formats::error::FormatError> {
     if let Some(w) = output.writer.take() {
@@ -609,11 +603,11 @@ fn rotate(
     output.sequence += 1;
     let path = rotated_path(&options.output, output.sequence);
     header.start_ts = last_ts;
-    let state = tracker.snapshot(last_ts);
+    let snapshot = state.snapshot(last_ts);
     output.writer = Some(CaptureWriter::create(
         &path,
         header,
-        &state,
+        &snapshot,
         options.writer.clone(),
     )?);
     output.path = path.clone();

@@ -1,4 +1,6 @@
-//! Falco-compatible rules: the condition language (this first part), then fields, the
-//! state engine and the evaluator that `record --rules` and `replay` share.
+//! Falco-compatible rules: the condition language, the state engine (what the events
+//! mean: processes, their ancestry and their file descriptors), then fields and the
+//! evaluator that `record --rules` and `replay` share.
 
 pub mod condition;
+pub mod state;

@@ -1,0 +1,729 @@
+//! The state engine: processes, threads, their ancestry and their file-descriptor
+//! tables, started from a capture's snapshot (or checkpoint) and kept current by the
+//! event stream exactly as the kernel changes them. The recorder (for checkpoints) and
+//! the rule evaluator (live and on replay) run this same code, so the same events give
+//! the same state.
+//!
+//! Removals wait one event: the `close` of fd 3, or a thread's `procexit`, is still
+//! evaluated with fd 3 or the thread present, as Falco does.
+
+pub mod container;
+mod fd;
+
+pub use fd::{Fd, FdKind, Role, Socket};
+
+use casefile_formats::event::{Arg, ArgList, Event, EventKind};
+use casefile_formats::schema::syscall_nr;
+use casefile_formats::state::{
+    ByteString, FdTarget, GroupEntry, Namespaces, ProcessEntry, StateSnapshot, UserEntry,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+const CLONE_THREAD: u64 = 0x0001_0000;
+const O_CLOEXEC: u32 = 0o2_000_000;
+const AT_FDCWD: i64 = -100;
+/// Exited processes kept so that their children can still name their ancestors.
+const TOMBSTONES: usize = 4096;
+
+/// A process (thread group) as the state engine knows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub tids: Vec<u32>,
+    pub comm: ByteString,
+    /// `argv[0]`.
+    pub exe: ByteString,
+    pub exepath: ByteString,
+    pub args: Vec<ByteString>,
+    pub cwd: ByteString,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    pub tty: u32,
+    pub sid: u32,
+    pub pgid: u32,
+    pub start_ts: u64,
+    pub exe_ino: u64,
+    pub exe_from_memfd: bool,
+    pub cgroup: ByteString,
+    pub container_id: String,
+    pub pod_uid: String,
+    pub cap_inheritable: Option<u64>,
+    pub cap_permitted: Option<u64>,
+    pub cap_effective: Option<u64>,
+    pub namespaces: Namespaces,
+    pub fds: BTreeMap<i64, Fd>,
+    /// It exited; kept for its children's ancestry.
+    pub exited: bool,
+}
+
+/// Syscall numbers the engine reacts to, looked up once.
+#[derive(Clone, Copy)]
+struct Numbers {
+    execve: u16,
+    execveat: u16,
+    open: u16,
+    openat: u16,
+    openat2: u16,
+    creat: u16,
+    close: u16,
+    chdir: u16,
+    fchdir: u16,
+    socket: u16,
+    socketpair: u16,
+    connect: u16,
+    accept: u16,
+    accept4: u16,
+    bind: u16,
+    dup: u16,
+    dup2: u16,
+    dup3: u16,
+    fcntl: u16,
+    pipe: u16,
+    pipe2: u16,
+    memfd_create: u16,
+    setuid: u16,
+    setgid: u16,
+    setreuid: u16,
+    setregid: u16,
+    setresuid: u16,
+    setresgid: u16,
+    prctl: u16,
+}
+
+impl Numbers {
+    fn new() -> Numbers {
+        let nr = |name| syscall_nr(name).unwrap_or(u16::MAX);
+        Numbers {
+            execve: nr("execve"),
+            execveat: nr("execveat"),
+            open: nr("open"),
+            openat: nr("openat"),
+            openat2: nr("openat2"),
+            creat: nr("creat"),
+            close: nr("close"),
+            chdir: nr("chdir"),
+            fchdir: nr("fchdir"),
+            socket: nr("socket"),
+            socketpair: nr("socketpair"),
+            connect: nr("connect"),
+            accept: nr("accept"),
+            accept4: nr("accept4"),
+            bind: nr("bind"),
+            dup: nr("dup"),
+            dup2: nr("dup2"),
+            dup3: nr("dup3"),
+            fcntl: nr("fcntl"),
+            pipe: nr("pipe"),
+            pipe2: nr("pipe2"),
+            memfd_create: nr("memfd_create"),
+            setuid: nr("setuid"),
+            setgid: nr("setgid"),
+            setreuid: nr("setreuid"),
+            setregid: nr("setregid"),
+            setresuid: nr("setresuid"),
+            setresgid: nr("setresgid"),
+            prctl: nr("prctl"),
+        }
+    }
+}
+
+enum Pending {
+    CloseFd { pid: u32, fd: i64 },
+    ThreadExit { pid: u32, tid: u32 },
+}
+
+pub struct StateEngine {
+    processes: HashMap<u32, Process>,
+    /// Thread id → thread group id.
+    threads: HashMap<u32, u32>,
+    tombstones: VecDeque<u32>,
+    users: HashMap<u32, UserEntry>,
+    groups: HashMap<u32, GroupEntry>,
+    pending: Vec<Pending>,
+    nr: Numbers,
+}
+
+fn text(arg: Option<Arg<'_>>) -> Option<&[u8]> {
+    match arg {
+        Some(Arg::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn uint(arg: Option<Arg<'_>>) -> Option<u64> {
+    match arg {
+        Some(Arg::Uint(v)) => Some(v),
+        Some(Arg::Int(v)) => Some(v as u64),
+        _ => None,
+    }
+}
+
+fn fd_arg(arg: Option<Arg<'_>>) -> Option<i64> {
+    match arg {
+        Some(Arg::Fd(v)) | Some(Arg::Int(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// `path` resolved against `base` (a directory); `.` and `..` are folded lexically.
+pub fn resolve_path(base: &[u8], path: &[u8]) -> ByteString {
+    let mut joined = Vec::with_capacity(base.len() + path.len() + 1);
+    if !path.starts_with(b"/") {
+        joined.extend_from_slice(base);
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(path);
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in joined.split(|b| *b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut out = Vec::with_capacity(joined.len());
+    for part in &parts {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    ByteString(out)
+}
+
+impl StateEngine {
+    pub fn new() -> StateEngine {
+        StateEngine::from_snapshot(&StateSnapshot::default())
+    }
+
+    pub fn from_snapshot(snapshot: &StateSnapshot) -> StateEngine {
+        let mut engine = StateEngine {
+            processes: HashMap::new(),
+            threads: HashMap::new(),
+            tombstones: VecDeque::new(),
+            users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
+            groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
+            pending: Vec::new(),
+            nr: Numbers::new(),
+        };
+        for entry in &snapshot.processes {
+            let process = Process::from_entry(entry);
+            for &tid in &process.tids {
+                engine.threads.insert(tid, process.pid);
+            }
+            engine.threads.insert(process.pid, process.pid);
+            engine.processes.insert(process.pid, process);
+        }
+        engine
+    }
+
+    /// The process a thread belongs to.
+    pub fn process_of_thread(&self, tid: u32) -> Option<&Process> {
+        self.processes.get(self.threads.get(&tid)?)
+    }
+
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.processes.get(&pid)
+    }
+
+    /// The parent, grandparent, … of `pid`, nearest first, as far as known.
+    pub fn ancestors(&self, pid: u32) -> impl Iterator<Item = &Process> + '_ {
+        let mut next = self.processes.get(&pid).map(|p| p.ppid);
+        let mut steps = 0;
+        std::iter::from_fn(move || {
+            let ppid = next?;
+            steps += 1;
+            if ppid == 0 || steps > 256 {
+                return None;
+            }
+            let parent = self.processes.get(&ppid)?;
+            next = (parent.ppid != parent.pid).then_some(parent.ppid);
+            Some(parent)
+        })
+    }
+
+    pub fn user(&self, uid: u32) -> Option<&UserEntry> {
+        self.users.get(&uid)
+    }
+
+    pub fn group(&self, gid: u32) -> Option<&GroupEntry> {
+        self.groups.get(&gid)
+    }
+
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        self.processes.values().filter(|p| !p.exited)
+    }
+
+    /// The state as a snapshot (for checkpoints and rotated files).
+    pub fn snapshot(&self, ts: u64) -> StateSnapshot {
+        let mut processes: Vec<ProcessEntry> = self.processes().map(Process::to_entry).collect();
+        processes.sort_by_key(|p| p.pid);
+        let mut users: Vec<UserEntry> = self.users.values().cloned().collect();
+        users.sort_by_key(|u| u.uid);
+        let mut groups: Vec<GroupEntry> = self.groups.values().cloned().collect();
+        groups.sort_by_key(|g| g.gid);
+        StateSnapshot {
+            ts,
+            processes,
+            users,
+            groups,
+        }
+    }
+
+    fn entry(&mut self, pid: u32, tid: u32) -> &mut Process {
+        self.threads.entry(tid).or_insert(pid);
+        self.processes.entry(pid).or_insert_with(|| Process {
+            pid,
+            tids: vec![tid],
+            loginuid: u32::MAX,
+            ..Process::default()
+        })
+    }
+
+    /// Applies one event. Call it before evaluating rules on the event.
+    pub fn update(&mut self, event: &Event<'_>) {
+        for pending in std::mem::take(&mut self.pending) {
+            match pending {
+                Pending::CloseFd { pid, fd } => {
+                    if let Some(p) = self.processes.get_mut(&pid) {
+                        p.fds.remove(&fd);
+                    }
+                }
+                Pending::ThreadExit { pid, tid } => self.thread_exit(pid, tid),
+            }
+        }
+        match event.kind {
+            EventKind::FORK => self.fork(event),
+            EventKind::PROC_EXIT => self.pending.push(Pending::ThreadExit {
+                pid: event.pid,
+                tid: event.tid,
+            }),
+            kind if kind.is_syscall() => self.syscall(event),
+            _ => {}
+        }
+    }
+
+    fn thread_exit(&mut self, pid: u32, tid: u32) {
+        self.threads.remove(&tid);
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        process.tids.retain(|t| *t != tid);
+        if process.tids.is_empty() && !process.exited {
+            process.exited = true;
+            process.fds.clear();
+            self.tombstones.push_back(pid);
+            while self.tombstones.len() > TOMBSTONES {
+                if let Some(old) = self.tombstones.pop_front() {
+                    if self.processes.get(&old).is_some_and(|p| p.exited) {
+                        self.processes.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+
+    fn fork(&mut self, event: &Event<'_>) {
+        let args = event.args;
+        let (Some(child_pid), Some(child_tid)) = (uint(args.get(0)), uint(args.get(1))) else {
+            return;
+        };
+        let (child_pid, child_tid) = (child_pid as u32, child_tid as u32);
+        let flags = uint(args.get(2)).unwrap_or(0);
+        self.threads.insert(child_tid, child_pid);
+        if flags & CLONE_THREAD != 0 || child_pid == event.pid {
+            let process = self.entry(child_pid, child_tid);
+            if !process.tids.contains(&child_tid) {
+                process.tids.push(child_tid);
+            }
+            return;
+        }
+        let parent = self.entry(event.pid, event.tid).clone();
+        // fork copies the parent's descriptor table and everything else but its identity.
+        let child = Process {
+            pid: child_pid,
+            ppid: event.pid,
+            tids: vec![child_tid],
+            start_ts: event.ts,
+            exited: false,
+            ..parent
+        };
+        if let Some(old) = self.processes.insert(child_pid, child) {
+            // A pid reused after its tombstone: the old process is gone for good.
+            let _ = old;
+        }
+    }
+
+    fn syscall(&mut self, event: &Event<'_>) {
+        let nr = event.kind.0;
+        let n = self.nr;
+        let args = event.args;
+        if nr == n.execve || nr == n.execveat {
+            if event.ret == 0 {
+                let base = usize::from(nr == n.execveat);
+                self.exec(event.pid, event.tid, args, base);
+            }
+            return;
+        }
+        if event.ret < 0 {
+            return;
+        }
+        let (pid, tid, ret) = (event.pid, event.tid, event.ret);
+        if nr == n.close {
+            if let Some(fd) = fd_arg(args.get(0)) {
+                self.pending.push(Pending::CloseFd { pid, fd });
+            }
+        } else if nr == n.open || nr == n.creat {
+            if let Some(path) = text(args.get(0)) {
+                let flags = if nr == n.creat {
+                    0o1101
+                } else {
+                    uint(args.get(1)).unwrap_or(0) as u32
+                };
+                self.open_file(pid, tid, AT_FDCWD, path, flags, ret);
+            }
+        } else if nr == n.openat || nr == n.openat2 {
+            if let Some(path) = text(args.get(1)) {
+                let dirfd = fd_arg(args.get(0)).unwrap_or(AT_FDCWD);
+                let flags = uint(args.get(2)).unwrap_or(0) as u32;
+                self.open_file(pid, tid, dirfd, path, flags, ret);
+            }
+        } else if nr == n.memfd_create {
+            let name = text(args.get(0)).unwrap_or_default();
+            let flags = uint(args.get(1)).unwrap_or(0);
+            let mut label = b"memfd:".to_vec();
+            label.extend_from_slice(name);
+            let fd = Fd::new(FdKind::Memfd, ByteString(label), 0o2, flags & 1 != 0);
+            self.entry(pid, tid).fds.insert(ret, fd);
+        } else if nr == n.chdir {
+            if let Some(path) = text(args.get(0)) {
+                let process = self.entry(pid, tid);
+                process.cwd = resolve_path(process.cwd.as_bytes(), path);
+            }
+        } else if nr == n.fchdir {
+            if let Some(fd) = fd_arg(args.get(0)) {
+                let process = self.entry(pid, tid);
+                if let Some(dir) = process.fds.get(&fd) {
+                    process.cwd = dir.name.clone();
+                }
+            }
+        } else if nr == n.socket {
+            let domain = uint(args.get(0)).unwrap_or(0) as u16;
+            let kind = uint(args.get(1)).unwrap_or(0);
+            let proto = uint(args.get(2)).unwrap_or(0) as u8;
+            let fd = Fd::socket(domain, kind, proto);
+            self.entry(pid, tid).fds.insert(ret, fd);
+        } else if nr == n.socketpair {
+            if let (Some(a), Some(b)) = (fd_arg(args.get(3)), fd_arg(args.get(4))) {
+                let domain = uint(args.get(0)).unwrap_or(0) as u16;
+                let kind = uint(args.get(1)).unwrap_or(0);
+                let process = self.entry(pid, tid);
+                for fd in [a, b] {
+                    process.fds.insert(fd, Fd::socket(domain, kind, 0));
+                }
+            }
+        } else if nr == n.connect {
+            if let Some(fd) = fd_arg(args.get(0)) {
+                let process = self.entry(pid, tid);
+                let entry = process.fds.entry(fd).or_insert_with(|| Fd::socket(0, 1, 0));
+                entry.connect(args.get(1), args.get(2), Role::Client);
+            }
+        } else if nr == n.accept || nr == n.accept4 {
+            let listening =
+                fd_arg(args.get(0)).and_then(|fd| self.entry(pid, tid).fds.get(&fd).cloned());
+            let mut fd = listening.unwrap_or_else(|| Fd::socket(0, 1, 6));
+            fd.cloexec = nr == n.accept4 && uint(args.get(3)).unwrap_or(0) & 0o2_000_000 != 0;
+            fd.connect(args.get(1), args.get(2), Role::Server);
+            self.entry(pid, tid).fds.insert(ret, fd);
+        } else if nr == n.bind {
+            if let Some(fd) = fd_arg(args.get(0)) {
+                let process = self.entry(pid, tid);
+                if let Some(entry) = process.fds.get_mut(&fd) {
+                    entry.bind(args.get(1));
+                }
+            }
+        } else if nr == n.dup || nr == n.dup2 || nr == n.dup3 {
+            if let Some(old) = fd_arg(args.get(0)) {
+                let process = self.entry(pid, tid);
+                if let Some(mut copy) = process.fds.get(&old).cloned() {
+                    // dup and dup2 clear close-on-exec; dup3 sets it from its flags.
+                    copy.cloexec =
+                        nr == n.dup3 && uint(args.get(2)).unwrap_or(0) as u32 & O_CLOEXEC != 0;
+                    process.fds.insert(ret, copy);
+                }
+            }
+        } else if nr == n.fcntl {
+            self.fcntl(pid, tid, args, ret);
+        } else if nr == n.pipe || nr == n.pipe2 {
+            if let (Some(a), Some(b)) = (fd_arg(args.get(0)), fd_arg(args.get(1))) {
+                let ino = uint(args.get(2)).unwrap_or(0);
+                let cloexec =
+                    nr == n.pipe2 && uint(args.get(3)).unwrap_or(0) as u32 & O_CLOEXEC != 0;
+                let process = self.entry(pid, tid);
+                for fd in [a, b] {
+                    let name = ByteString(format!("pipe:[{ino}]").into_bytes());
+                    process
+                        .fds
+                        .insert(fd, Fd::new(FdKind::Pipe, name, 0, cloexec));
+                }
+            }
+        } else {
+            self.credentials(pid, tid, nr, args);
+        }
+    }
+
+    fn credentials(&mut self, pid: u32, tid: u32, nr: u16, args: ArgList<'_>) {
+        let n = self.nr;
+        let id = |i: usize| {
+            uint(args.get(i))
+                .map(|v| v as u32)
+                .filter(|v| *v != u32::MAX)
+        };
+        let (is_uid, real, effective) = if nr == n.setuid {
+            (true, id(0), id(0))
+        } else if nr == n.setgid {
+            (false, id(0), id(0))
+        } else if nr == n.setreuid || nr == n.setresuid {
+            (true, id(0), id(1))
+        } else if nr == n.setregid || nr == n.setresgid {
+            (false, id(0), id(1))
+        } else if nr == n.prctl {
+            // PR_SET_NAME renames the thread (comm).
+            if uint(args.get(0)) == Some(15) {
+                if let Some(name) = text(args.get(2)) {
+                    self.entry(pid, tid).comm = ByteString(name.to_vec());
+                }
+            }
+            return;
+        } else {
+            return;
+        };
+        let process = self.entry(pid, tid);
+        if is_uid {
+            process.uid = real.unwrap_or(process.uid);
+            process.euid = effective.unwrap_or(process.euid);
+        } else {
+            process.gid = real.unwrap_or(process.gid);
+            process.egid = effective.unwrap_or(process.egid);
+        }
+    }
+
+    fn fcntl(&mut self, pid: u32, tid: u32, args: ArgList<'_>, ret: i64) {
+        const F_DUPFD: i64 = 0;
+        const F_SETFD: i64 = 2;
+        const F_DUPFD_CLOEXEC: i64 = 1030;
+        let (Some(fd), Some(cmd)) = (fd_arg(args.get(0)), uint(args.get(1)).map(|c| c as i64))
+        else {
+            return;
+        };
+        let process = self.entry(pid, tid);
+        match cmd {
+            F_DUPFD | F_DUPFD_CLOEXEC => {
+                if let Some(mut copy) = process.fds.get(&fd).cloned() {
+                    copy.cloexec = cmd == F_DUPFD_CLOEXEC;
+                    process.fds.insert(ret, copy);
+                }
+            }
+            F_SETFD => {
+                if let Some(entry) = process.fds.get_mut(&fd) {
+                    entry.cloexec = uint(args.get(2)).unwrap_or(0) & 1 != 0;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn open_file(&mut self, pid: u32, tid: u32, dirfd: i64, path: &[u8], flags: u32, ret: i64) {
+        let process = self.entry(pid, tid);
+        let base = if path.starts_with(b"/") {
+            ByteString::default()
+        } else if dirfd == AT_FDCWD {
+            process.cwd.clone()
+        } else {
+            process
+                .fds
+                .get(&dirfd)
+                .map(|d| d.name.clone())
+                .unwrap_or_default()
+        };
+        let name = resolve_path(base.as_bytes(), path);
+        const O_DIRECTORY: u32 = 0o200_000;
+        let kind = if flags & O_DIRECTORY != 0 {
+            FdKind::Directory
+        } else {
+            FdKind::File
+        };
+        let mut fd = Fd::new(kind, name, flags, flags & O_CLOEXEC != 0);
+        fd.name_raw = ByteString(path.to_vec());
+        process.fds.insert(ret, fd);
+    }
+
+    fn exec(&mut self, pid: u32, tid: u32, args: ArgList<'_>, base: usize) {
+        let process = self.entry(pid, tid);
+        if let Some(Arg::StrList(argv)) = args.get(base + 2) {
+            let mut items = argv.iter();
+            process.exe = items.next().map(ByteString::from).unwrap_or_default();
+            process.args = items.map(ByteString::from).collect();
+        }
+        if let Some(path) = text(args.get(base + 1)) {
+            process.exepath = ByteString(path.to_vec());
+        }
+        if let Some(comm) = text(args.get(base + 5)) {
+            process.comm = ByteString(comm.to_vec());
+        }
+        let id = |i: usize| uint(args.get(base + i)).map(|v| v as u32);
+        process.uid = id(6).unwrap_or(process.uid);
+        process.gid = id(7).unwrap_or(process.gid);
+        process.euid = id(8).unwrap_or(process.euid);
+        process.egid = id(9).unwrap_or(process.egid);
+        process.loginuid = id(10).unwrap_or(process.loginuid);
+        process.tty = id(11).unwrap_or(process.tty);
+        process.sid = id(12).unwrap_or(process.sid);
+        process.pgid = id(13).unwrap_or(process.pgid);
+        if let Some(cgroup) = text(args.get(base + 14)) {
+            let found = container::from_cgroup(cgroup);
+            process.container_id = found.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+            process.pod_uid = found.map(|c| c.pod_uid).unwrap_or_default();
+            process.cgroup = ByteString(cgroup.to_vec());
+        }
+        if let Some(flags) = uint(args.get(base + 15)) {
+            process.exe_from_memfd = flags & (1 << 2) != 0;
+        }
+        process.exe_ino = uint(args.get(base + 16)).unwrap_or(process.exe_ino);
+        let cap = |i: usize| uint(args.get(base + i));
+        process.cap_inheritable = cap(19).or(process.cap_inheritable);
+        process.cap_permitted = cap(20).or(process.cap_permitted);
+        process.cap_effective = cap(21).or(process.cap_effective);
+        // The new image keeps only descriptors without close-on-exec.
+        process.fds.retain(|_, fd| !fd.cloexec);
+    }
+}
+
+impl Default for StateEngine {
+    fn default() -> Self {
+        StateEngine::new()
+    }
+}
+
+impl Process {
+    fn from_entry(e: &ProcessEntry) -> Process {
+        let mut tids = e.tids.clone();
+        if tids.is_empty() {
+            tids.push(e.pid);
+        }
+        Process {
+            pid: e.pid,
+            ppid: e.ppid,
+            tids,
+            comm: e.comm.clone(),
+            exe: e.exe.clone(),
+            exepath: e.exepath.clone(),
+            args: e.args.clone(),
+            cwd: e.cwd.clone(),
+            uid: e.uid,
+            euid: e.euid,
+            gid: e.gid,
+            egid: e.egid,
+            loginuid: e.loginuid,
+            tty: e.tty,
+            sid: e.sid,
+            pgid: e.pgid,
+            start_ts: e.start_ts,
+            exe_ino: 0,
+            exe_from_memfd: e.exepath.as_bytes().starts_with(b"/memfd:"),
+            cgroup: e.cgroup.clone(),
+            container_id: e.container_id.clone(),
+            pod_uid: e.pod_uid.clone(),
+            cap_inheritable: e.cap_inheritable,
+            cap_permitted: e.cap_permitted,
+            cap_effective: e.cap_effective,
+            namespaces: e.namespaces,
+            fds: e
+                .fds
+                .iter()
+                .map(|f| (f.fd, Fd::from_target(&f.target)))
+                .collect(),
+            exited: false,
+        }
+    }
+
+    fn to_entry(&self) -> ProcessEntry {
+        ProcessEntry {
+            pid: self.pid,
+            ppid: self.ppid,
+            tids: self.tids.clone(),
+            comm: self.comm.clone(),
+            exe: self.exe.clone(),
+            exepath: self.exepath.clone(),
+            args: self.args.clone(),
+            cwd: self.cwd.clone(),
+            uid: self.uid,
+            euid: self.euid,
+            gid: self.gid,
+            egid: self.egid,
+            loginuid: self.loginuid,
+            tty: self.tty,
+            sid: self.sid,
+            pgid: self.pgid,
+            start_ts: self.start_ts,
+            cgroup: self.cgroup.clone(),
+            container_id: self.container_id.clone(),
+            pod_uid: self.pod_uid.clone(),
+            namespaces: self.namespaces,
+            cap_permitted: self.cap_permitted,
+            cap_effective: self.cap_effective,
+            cap_inheritable: self.cap_inheritable,
+            fds: self
+                .fds
+                .iter()
+                .map(|(fd, f)| casefile_formats::state::FdEntry {
+                    fd: *fd,
+                    target: f.to_target(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The command line as Falco's `proc.cmdline` shows it: `comm` then the arguments.
+    pub fn cmdline(&self) -> Vec<u8> {
+        let mut out = self.comm.as_bytes().to_vec();
+        for arg in &self.args {
+            out.push(b' ');
+            out.extend_from_slice(arg.as_bytes());
+        }
+        out
+    }
+}
+
+/// What snapshot fd targets become in the engine.
+impl Fd {
+    fn from_target(target: &FdTarget) -> Fd {
+        match target {
+            FdTarget::File { path, flags } => {
+                Fd::new(FdKind::File, path.clone(), *flags, flags & O_CLOEXEC != 0)
+            }
+            FdTarget::Directory { path } => Fd::new(FdKind::Directory, path.clone(), 0, false),
+            FdTarget::Pipe { ino } => Fd::new(
+                FdKind::Pipe,
+                ByteString(format!("pipe:[{ino}]").into_bytes()),
+                0,
+                false,
+            ),
+            FdTarget::Memfd { name } => {
+                let mut label = b"memfd:".to_vec();
+                label.extend_from_slice(name.as_bytes());
+                Fd::new(FdKind::Memfd, ByteString(label), 0, false)
+            }
+            FdTarget::Unix { path } => Fd::new(FdKind::Unix, path.clone(), 0, false),
+            FdTarget::Socket(info) => Fd::from_socket_info(info),
+            FdTarget::Other { name } => Fd::new(FdKind::Other, name.clone(), 0, false),
+        }
+    }
+}
