@@ -113,7 +113,8 @@ pub fn render_ret(ret: i64) -> String {
     }
 }
 
-fn errno_name(ret: i64) -> Option<&'static str> {
+/// The errno name of a failed syscall's return value (`-2` → `ENOENT`).
+pub fn errno_name(ret: i64) -> Option<&'static str> {
     const NAMES: &[(i64, &str)] = &[
         (1, "EPERM"),
         (2, "ENOENT"),

@@ -3,4 +3,5 @@
 //! evaluator that `record --rules` and `replay` share.
 
 pub mod condition;
+pub mod fields;
 pub mod state;
