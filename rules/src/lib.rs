@@ -2,6 +2,7 @@
 //! mean: processes, their ancestry and their file descriptors), then fields and the
 //! evaluator that `record --rules` and `replay` share.
 
+pub mod compile;
 pub mod condition;
 pub mod fields;
 pub mod state;
