@@ -6,3 +6,4 @@ pub mod compile;
 pub mod condition;
 pub mod fields;
 pub mod state;
+pub mod yaml;
