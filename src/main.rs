@@ -5,6 +5,7 @@ mod cat;
 mod info;
 mod procnames;
 mod record;
+mod rules_cmd;
 mod timespec;
 
 use clap::{Parser, Subcommand};
@@ -127,6 +128,30 @@ enum Command {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<std::ffi::OsString>,
     },
+    /// Work with Falco-compatible rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load Falco rule files and report what loaded and every problem.
+    ///
+    /// Files load in order; later files amend earlier ones (append, override), as in
+    /// Falco. Each error names the file, line and column. Exits 1 when a file does not
+    /// load cleanly.
+    Check {
+        /// Rule files (Falco YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object: rules_total, rules_loaded, errors, warnings…
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the fields conditions and outputs can use, with their types.
+    Fields,
 }
 
 const RECORD_HELP: &str = "\
@@ -159,6 +184,24 @@ fn main() -> ExitCode {
                 to: to.as_deref(),
             },
         ),
+        Command::Rules {
+            command: RulesCommand::Fields,
+        } => {
+            rules_cmd::fields();
+            Ok(false)
+        }
+        Command::Rules {
+            command: RulesCommand::Check { files, json },
+        } => {
+            return match rules_cmd::check(files, *json) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("casefile: error: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Command::Record {
             output,
             duration,

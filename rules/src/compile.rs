@@ -16,12 +16,15 @@ use thiserror::Error;
 pub struct CompileError {
     pub pos: Pos,
     pub message: String,
+    /// The macro whose text `pos` points into, when the error is inside one.
+    pub in_macro: Option<String>,
 }
 
 fn error(pos: Pos, message: impl Into<String>) -> CompileError {
     CompileError {
         pos,
         message: message.into(),
+        in_macro: None,
     }
 }
 
@@ -118,7 +121,10 @@ impl Compiler<'_> {
                     ));
                 }
                 self.expanding.push(name.clone());
-                let node = self.node(body);
+                let node = self.node(body).map_err(|mut e| {
+                    e.in_macro.get_or_insert_with(|| name.clone());
+                    e
+                });
                 self.expanding.pop();
                 node?
             }

@@ -5,5 +5,6 @@
 pub mod compile;
 pub mod condition;
 pub mod fields;
+pub mod loader;
 pub mod state;
 pub mod yaml;
