@@ -42,8 +42,9 @@ pub struct Filter {
     pub event_types: Option<BTreeSet<u16>>,
 }
 
+/// A field reference with its argument and transformers resolved.
 #[derive(Debug)]
-struct Field {
+pub struct Field {
     id: FieldId,
     ty: FieldType,
     arg: Option<FieldArg>,
@@ -74,6 +75,28 @@ enum Node {
         op: CmpOp,
         operand: Operand,
     },
+}
+
+/// Resolves a field as written in an output template (`proc.aname[2]`, `evt.arg.flags`).
+pub fn compile_field(text: &str) -> Result<Field, CompileError> {
+    let expr =
+        crate::condition::parse(&format!("{text} exists")).map_err(|e| error(e.pos, e.message))?;
+    let Expr::Check { field, .. } = expr else {
+        return Err(error(Pos::default(), format!("'{text}' is not a field")));
+    };
+    let defs = Definitions::default();
+    Compiler {
+        defs: &defs,
+        expanding: Vec::new(),
+    }
+    .field(&field)
+}
+
+impl Field {
+    /// The field's value for an event.
+    pub fn extract<'a>(&self, ctx: &Ctx<'a>) -> Value<'a> {
+        transform(ctx.extract(self.id, self.arg.as_ref()), &self.transformers)
+    }
 }
 
 pub fn compile(expr: &Expr, defs: &Definitions) -> Result<Filter, CompileError> {

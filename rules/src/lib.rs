@@ -4,7 +4,9 @@
 
 pub mod compile;
 pub mod condition;
+pub mod engine;
 pub mod fields;
 pub mod loader;
+pub mod output;
 pub mod state;
 pub mod yaml;

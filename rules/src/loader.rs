@@ -5,6 +5,7 @@
 
 use crate::compile::{compile, CompileError, Definitions, Filter};
 use crate::condition::{self, Expr, ListItem, Pos};
+use crate::output::Template;
 use crate::yaml::{self, Mark, Node};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,8 +100,9 @@ pub struct Rule {
     pub enabled: bool,
     pub file: PathBuf,
     pub line: u32,
-    /// `None` when the condition did not compile (see the diagnostics).
+    /// `None` when the condition or the output did not compile (see the diagnostics).
     pub filter: Option<Filter>,
+    pub template: Option<Template>,
 }
 
 /// Where a condition's text came from, to map its positions back into the file.
@@ -671,6 +673,7 @@ fn finish(loading: Loading, mut set: RuleSet) -> RuleSet {
     }
     for raw in loading.rules {
         let mut filter = None;
+        let mut template = None;
         if raw.source != "syscall" {
             set.diagnostics.push(diag(
                 Severity::Warning,
@@ -684,6 +687,22 @@ fn finish(loading: Loading, mut set: RuleSet) -> RuleSet {
             ));
         } else if let Some(condition) = &raw.condition {
             filter = compile_rule(&mut set, &defs, &macro_texts, &raw, condition);
+            match Template::compile(&raw.output) {
+                Ok(t) => template = Some(t),
+                Err(e) => {
+                    set.diagnostics.push(diag(
+                        Severity::Error,
+                        &raw.origin.file,
+                        raw.origin.mark,
+                        Some(&raw.name),
+                        format!(
+                            "output, column {} of the template: {}",
+                            e.pos.col, e.message
+                        ),
+                    ));
+                    filter = None;
+                }
+            }
         }
         set.rules.push(Rule {
             name: raw.name,
@@ -697,6 +716,7 @@ fn finish(loading: Loading, mut set: RuleSet) -> RuleSet {
             file: raw.origin.file.clone(),
             line: raw.origin.mark.line,
             filter,
+            template,
         });
     }
     set

@@ -1,13 +1,15 @@
 //! Conditions compiled with macros and lists, evaluated on event sequences through the
 //! state engine: each rule must fire on its attack and stay quiet on a near miss.
 
-use casefile_formats::event::{ArgsBuilder, EventKind, OwnedEvent, SockAddr};
-use casefile_formats::schema::kind_by_name;
+mod common;
+
+use casefile_formats::event::{OwnedEvent, SockAddr};
 use casefile_formats::state::{ByteString, ProcessEntry, StateSnapshot};
 use casefile_rules::compile::{compile, Definitions, Filter};
 use casefile_rules::condition::{parse, ListItem, Pos};
 use casefile_rules::fields::{event_fd, Ctx};
 use casefile_rules::state::StateEngine;
+use common::*;
 
 fn definitions() -> Definitions {
     let mut defs = Definitions::default();
@@ -48,53 +50,6 @@ fn filter(condition: &str) -> Filter {
         .unwrap_or_else(|e| panic!("{condition}: {e}"))
 }
 
-fn event(pid: u32, kind: &str, ret: i64, build: impl FnOnce(&mut ArgsBuilder)) -> OwnedEvent {
-    let mut args = ArgsBuilder::new();
-    build(&mut args);
-    let kind = match kind {
-        "procfork" => EventKind::FORK,
-        name => kind_by_name(name).unwrap(),
-    };
-    OwnedEvent {
-        ts: 1,
-        cpu: 0,
-        pid,
-        tid: pid,
-        kind,
-        ret,
-        args: args.finish(),
-    }
-}
-
-fn exec(pid: u32, path: &str, argv: &[&str], cgroup: &str) -> OwnedEvent {
-    let comm = path.rsplit('/').next().unwrap().to_string();
-    let exepath = if path.starts_with("/proc/self/fd") {
-        "/memfd:x (deleted)".to_string()
-    } else {
-        path.to_string()
-    };
-    let memfd = exepath.starts_with("/memfd:");
-    event(pid, "execve", 0, |a| {
-        a.str(path.as_bytes())
-            .str(exepath.as_bytes())
-            .str_list(argv.iter().map(|s| s.as_bytes()))
-            .absent()
-            .absent()
-            .str(comm.as_bytes());
-        for _ in 0..5 {
-            a.uint(0);
-        }
-        a.uint(34816)
-            .absent()
-            .absent()
-            .str(cgroup.as_bytes())
-            .uint(if memfd { 4 } else { 0 });
-        for _ in 0..6 {
-            a.uint(0);
-        }
-    })
-}
-
 /// Runs the events through a fresh engine; returns whether the filter fired on the last.
 fn fires(filter: &Filter, events: &[OwnedEvent]) -> bool {
     let snapshot = StateSnapshot {
@@ -131,7 +86,7 @@ fn fires(filter: &Filter, events: &[OwnedEvent]) -> bool {
     fired
 }
 
-const POD: &str = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c3d4e_5f60_4a1b_8c2d_3e4f5a6b7c8d.slice/cri-containerd-4f1c2a9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170695e4d3.scope";
+const POD: &str = POD_CGROUP;
 
 #[test]
 fn terminal_shell_in_container() {
@@ -141,7 +96,10 @@ fn terminal_shell_in_container() {
     });
     assert!(fires(
         &rule,
-        &[fork.clone(), exec(200, "/bin/bash", &["bash", "-i"], POD)]
+        &[
+            fork.clone(),
+            exec_with(200, "/bin/bash", &["bash", "-i"], POD, 34816, 0)
+        ]
     ));
     // Near misses: the same shell on the host; another program in the container.
     assert!(!fires(

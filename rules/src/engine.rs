@@ -1,0 +1,150 @@
+//! The rule engine: events in, alerts out. It keeps the state engine current and checks
+//! each event only against the rules indexed under its type. `record --rules` (live)
+//! and `replay` (offline) drive this same code with the same events.
+
+use crate::fields::{event_fd, Ctx};
+use crate::loader::{Priority, Rule, RuleSet};
+use crate::state::StateEngine;
+use casefile_formats::event::Event;
+use casefile_formats::state::StateSnapshot;
+use std::collections::BTreeMap;
+
+/// An alert, shaped like Falco's JSON output so tools that read Falco alerts read these.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    /// Nanoseconds since the epoch.
+    pub time_ns: u64,
+    pub rule: String,
+    pub priority: Priority,
+    pub source: String,
+    pub tags: Vec<String>,
+    pub hostname: String,
+    pub output: String,
+    pub output_fields: BTreeMap<String, String>,
+}
+
+impl Alert {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "time": casefile_formats::render::wall_time(self.time_ns),
+            "rule": self.rule,
+            "priority": self.priority.as_str(),
+            "source": self.source,
+            "tags": self.tags,
+            "hostname": self.hostname,
+            "output": self.output,
+            "output_fields": self.output_fields,
+        })
+    }
+}
+
+/// Index slots: every syscall number and the lifecycle and meta kinds below 2048.
+const INDEXED_KINDS: usize = 2048;
+
+pub struct Engine {
+    rules: Vec<Rule>,
+    /// Rule indices per event kind; rules that can match any kind are in every slot.
+    by_kind: Vec<Vec<usize>>,
+    any_kind: Vec<usize>,
+    state: StateEngine,
+    hostname: String,
+    boot_time_ns: u64,
+    events: u64,
+}
+
+impl Engine {
+    /// Builds an engine from the enabled, compiled rules of `set`.
+    pub fn new(
+        set: RuleSet,
+        snapshot: &StateSnapshot,
+        hostname: &str,
+        boot_time_ns: u64,
+    ) -> Engine {
+        let rules: Vec<Rule> = set
+            .rules
+            .into_iter()
+            .filter(|r| r.enabled && r.filter.is_some() && r.template.is_some())
+            .collect();
+        let mut by_kind = vec![Vec::new(); INDEXED_KINDS];
+        let mut any_kind = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            match rule.filter.as_ref().and_then(|f| f.event_types.as_ref()) {
+                Some(types) => {
+                    for &kind in types {
+                        if let Some(slot) = by_kind.get_mut(usize::from(kind)) {
+                            slot.push(index);
+                        }
+                    }
+                }
+                None => any_kind.push(index),
+            }
+        }
+        for slot in &mut by_kind {
+            slot.extend(&any_kind);
+            slot.sort_unstable();
+        }
+        Engine {
+            rules,
+            by_kind,
+            any_kind,
+            state: StateEngine::from_snapshot(snapshot),
+            hostname: hostname.to_string(),
+            boot_time_ns,
+            events: 0,
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn state(&self) -> &StateEngine {
+        &self.state
+    }
+
+    /// Updates the state with `event`, then checks it; calls `alert` for each rule that
+    /// fires, in rule-file order.
+    pub fn process(&mut self, event: &Event<'_>, mut alert: impl FnMut(Alert)) {
+        self.state.update(event);
+        self.events += 1;
+        let candidates = self
+            .by_kind
+            .get(usize::from(event.kind.0))
+            .unwrap_or(&self.any_kind);
+        if candidates.is_empty() {
+            return;
+        }
+        let process = self
+            .state
+            .process_of_thread(event.tid)
+            .or_else(|| self.state.process(event.pid));
+        let ctx = Ctx {
+            event,
+            state: &self.state,
+            process,
+            fd: event_fd(event, process),
+            num: self.events,
+            boot_time_ns: self.boot_time_ns,
+        };
+        for &index in candidates {
+            let rule = &self.rules[index];
+            let (Some(filter), Some(template)) = (&rule.filter, &rule.template) else {
+                continue;
+            };
+            if !filter.matches(&ctx) {
+                continue;
+            }
+            let (output, fields) = template.render(&ctx);
+            alert(Alert {
+                time_ns: self.boot_time_ns.saturating_add(event.ts),
+                rule: rule.name.clone(),
+                priority: rule.priority,
+                source: rule.source.clone(),
+                tags: rule.tags.clone(),
+                hostname: self.hostname.clone(),
+                output,
+                output_fields: fields.into_iter().collect(),
+            });
+        }
+    }
+}
