@@ -433,25 +433,27 @@ impl<'a> Ctx<'a> {
                 None => Value::Missing,
             },
             FdName | FdNameraw | FdDirectory | FdFilename => {
-                let name: &[u8] = match &self.fd {
-                    Some(EventFd::Known(_, fd)) if id == FdNameraw => fd.name_raw.as_bytes(),
-                    Some(EventFd::Known(_, fd)) => fd.name.as_bytes(),
-                    Some(EventFd::FailedOpen(path)) => path.as_bytes(),
+                // Names of known descriptors are borrowed from the state: no allocation on
+                // the hot path of every open rule.
+                let name: Cow<'a, [u8]> = match &self.fd {
+                    Some(EventFd::Known(_, fd)) if id == FdNameraw => {
+                        Cow::Borrowed(fd.name_raw.as_bytes())
+                    }
+                    Some(EventFd::Known(_, fd)) => Cow::Borrowed(fd.name.as_bytes()),
+                    Some(EventFd::FailedOpen(path)) => Cow::Owned(path.as_bytes().to_vec()),
                     None => return Value::Missing,
                 };
-                match id {
-                    FdDirectory => {
-                        let dir = name.rsplitn(2, |b| *b == b'/').nth(1).unwrap_or_default();
-                        owned(if dir.is_empty() {
-                            b"/".to_vec()
-                        } else {
-                            dir.to_vec()
-                        })
-                    }
-                    FdFilename => {
-                        owned(name.rsplit(|b| *b == b'/').next().unwrap_or(name).to_vec())
-                    }
-                    _ => owned(name.to_vec()),
+                let slash = name.iter().rposition(|b| *b == b'/');
+                let part = |range: std::ops::Range<usize>| match &name {
+                    Cow::Borrowed(b) => Value::Str(Cow::Borrowed(&b[range])),
+                    Cow::Owned(v) => Value::Str(Cow::Owned(v[range].to_vec())),
+                };
+                match (id, slash) {
+                    (FdDirectory, Some(0)) => bytes(b"/"),
+                    (FdDirectory, Some(i)) => part(0..i),
+                    (FdDirectory, None) => bytes(b""),
+                    (FdFilename, Some(i)) => part(i + 1..name.len()),
+                    _ => Value::Str(name),
                 }
             }
             FdType | FdTypechar => {
