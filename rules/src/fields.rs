@@ -409,7 +409,18 @@ impl<'a> Ctx<'a> {
                 Value::Int(e.ts.saturating_sub(p.start_ts) as i64)
             }),
             ProcExeIno => p.map_or(Value::Missing, |p| Value::Int(p.exe_ino as i64)),
-            ProcExeInoCtime | ProcExeInoMtime | ProcExeInoCtimeDurationProcStart => Value::Missing,
+            ProcExeInoCtime => p
+                .and_then(|p| p.exe_ctime)
+                .map_or(Value::Missing, |t| Value::Int(t as i64)),
+            ProcExeInoMtime => p
+                .and_then(|p| p.exe_mtime)
+                .map_or(Value::Missing, |t| Value::Int(t as i64)),
+            ProcExeInoCtimeDurationProcStart => p
+                .and_then(|p| Some((p.exe_ctime?, p.start_ts)))
+                .map_or(Value::Missing, |(ctime, start)| {
+                    // Both on the wall clock: the start is since boot.
+                    Value::Int(self.boot_time_ns.saturating_add(start) as i64 - ctime as i64)
+                }),
             ProcIsExeFromMemfd => p.map_or(Value::Missing, |p| Value::Bool(p.exe_from_memfd)),
             ProcIsExeUpperLayer => Value::Missing,
             ThreadTid => Value::Int(i64::from(e.tid)),

@@ -212,10 +212,11 @@ fn unknown_values_are_missing_not_empty() {
             "container.image.repository",
             "k8s.ns.name",
             "fd.name",
-            "proc.exe_ino.ctime",
+            "proc.is_exe_upper_layer",
+            "proc.exe_ino",
         ],
     );
-    assert_eq!(got, ["<NA>", "<NA>", "<NA>", "<NA>"]);
+    assert_eq!(got, ["<NA>", "<NA>", "<NA>", "<NA>", "7"]);
     // An event whose process the state does not know: missing, not empty.
     let events = attack();
     let last = events[1].as_event();

@@ -47,6 +47,9 @@ pub struct Process {
     pub pgid: u32,
     pub start_ts: u64,
     pub exe_ino: u64,
+    /// The executable's inode change and modification times (ns), when known.
+    pub exe_ctime: Option<u64>,
+    pub exe_mtime: Option<u64>,
     pub exe_from_memfd: bool,
     pub cgroup: ByteString,
     pub container_id: String,
@@ -597,6 +600,8 @@ impl StateEngine {
             process.exe_from_memfd = flags & (1 << 2) != 0;
         }
         process.exe_ino = uint(args.get(base + 16)).unwrap_or(process.exe_ino);
+        process.exe_ctime = uint(args.get(base + 17));
+        process.exe_mtime = uint(args.get(base + 18));
         let cap = |i: usize| uint(args.get(base + i));
         process.cap_inheritable = cap(19).or(process.cap_inheritable);
         process.cap_permitted = cap(20).or(process.cap_permitted);
@@ -637,6 +642,8 @@ impl Process {
             pgid: e.pgid,
             start_ts: e.start_ts,
             exe_ino: 0,
+            exe_ctime: None,
+            exe_mtime: None,
             exe_from_memfd: e.exepath.as_bytes().starts_with(b"/memfd:"),
             cgroup: e.cgroup.clone(),
             container_id: e.container_id.clone(),
