@@ -327,34 +327,9 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
     assert_eq!(found.pod_uid, container.pod_uid);
 
     // The kernel side's own count equals what the file holds, plus recorded drops.
-    let meta = [
-        EventKind::CAPTURE_START,
-        EventKind::CAPTURE_STOP,
-        EventKind::DROPS,
-    ];
-    let recorded = events.iter().filter(|e| !meta.contains(&e.kind)).count() as u64;
-    let drops: u64 = events
-        .iter()
-        .filter(|e| e.kind == EventKind::DROPS)
-        .map(|e| match args(e)[1] {
-            Arg::Uint(n) => n,
-            _ => 0,
-        })
-        .sum();
-    let stop = events
-        .iter()
-        .find(|e| e.kind == EventKind::CAPTURE_STOP)
-        .expect("capture_stop");
-    assert_eq!(
-        args(stop)[1],
-        Arg::Uint(recorded),
-        "kernel_sent = events in the file"
-    );
-    assert_eq!(
-        args(stop)[2],
-        Arg::Uint(drops),
-        "kernel_drops = drops events"
-    );
+    let (sent, in_file, kernel_drops, drops_in_file) = kernel_accounting(&events);
+    assert_eq!(sent, in_file, "kernel_sent = events in the file");
+    assert_eq!(kernel_drops, drops_in_file, "kernel_drops = drops events");
 
     // `casefile cat` tells the story.
     let cat = casefile().arg("cat").arg(&capture).output().unwrap();
