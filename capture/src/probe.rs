@@ -4,7 +4,7 @@
 
 use crate::error::CaptureError;
 use crate::syscalls::SyscallSet;
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
@@ -138,6 +138,7 @@ impl Probe {
         let env_max = config.env_max.min(8191);
         // Wake the reader once an eighth of the ring waits; its timer collects the rest.
         let wakeup_bytes = u64::from(config.ring_bytes / 8);
+        let scope_words = scope_words();
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global(names::SELF_TGID, &self_tgid, true)
@@ -150,17 +151,12 @@ impl Probe {
             .override_global(names::WAKEUP_BYTES, &wakeup_bytes, true)
             .override_global(names::SYSCALL_MASK, &mask, true)
             .map_max_entries(names::EVENTS, config.ring_bytes)
+            .map_max_entries(names::SCOPE_PIDS, scope_words)
             .load(RECORDER_OBJECT)
             .map_err(|e| CaptureError::Load(error_chain(&e)))?;
         if let Scope::Pids(pids) = &config.scope {
-            let mut map: BpfHashMap<_, u32, u8> = BpfHashMap::try_from(
-                ebpf.map_mut(names::SCOPE_PIDS)
-                    .ok_or_else(|| missing(names::SCOPE_PIDS))?,
-            )
-            .map_err(|e| map_error(names::SCOPE_PIDS, e))?;
-            for pid in pids {
-                map.insert(pid, 1, 0)
-                    .map_err(|e| map_error(names::SCOPE_PIDS, e))?;
+            for &pid in pids {
+                add_to_scope(&mut ebpf, pid)?;
             }
         }
         let mut links = Vec::new();
@@ -248,61 +244,89 @@ impl Probe {
     pub fn scope_map_fd(&self) -> Result<std::os::fd::RawFd, CaptureError> {
         use std::os::fd::{AsFd, AsRawFd};
         match self.ebpf.map(names::SCOPE_PIDS) {
-            Some(aya::maps::Map::HashMap(data)) => Ok(data.fd().as_fd().as_raw_fd()),
+            Some(aya::maps::Map::Array(data)) => Ok(data.fd().as_fd().as_raw_fd()),
             _ => Err(missing(names::SCOPE_PIDS)),
         }
     }
 
     /// Adds a thread group to a `Scope::Pids` recording (its children follow it).
     pub fn add_scope_pid(&mut self, pid: u32) -> Result<(), CaptureError> {
-        let mut map: BpfHashMap<_, u32, u8> = BpfHashMap::try_from(
-            self.ebpf
-                .map_mut(names::SCOPE_PIDS)
-                .ok_or_else(|| missing(names::SCOPE_PIDS))?,
-        )
-        .map_err(|e| map_error(names::SCOPE_PIDS, e))?;
-        map.insert(pid, 1, 0)
-            .map_err(|e| map_error(names::SCOPE_PIDS, e))
+        add_to_scope(&mut self.ebpf, pid)
     }
 }
 
-/// Puts the calling process into the scope map behind `map_fd`. Meant for a child
+/// Words of the scope bitmap: one bit per possible pid (`/proc/sys/kernel/pid_max`).
+fn scope_words() -> u32 {
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 22);
+    pid_max.div_ceil(64).max(1)
+}
+
+/// Sets `pid`'s bit in the scope bitmap.
+fn add_to_scope(ebpf: &mut Ebpf, pid: u32) -> Result<(), CaptureError> {
+    let mut map: Array<_, u64> = Array::try_from(
+        ebpf.map_mut(names::SCOPE_PIDS)
+            .ok_or_else(|| missing(names::SCOPE_PIDS))?,
+    )
+    .map_err(|e| map_error(names::SCOPE_PIDS, e))?;
+    let word = pid / 64;
+    let bits = map
+        .get(&word, 0)
+        .map_err(|e| map_error(names::SCOPE_PIDS, e))?;
+    map.set(word, bits | 1 << (pid % 64), 0)
+        .map_err(|e| map_error(names::SCOPE_PIDS, e))
+}
+
+/// Puts the calling process into the scope bitmap behind `map_fd`. Meant for a child
 /// between fork and exec (`CommandExt::pre_exec`): only raw syscalls, no allocation, so
-/// it is async-signal-safe, and the command is recorded from its exec on.
+/// it is async-signal-safe, and the command is recorded from its exec on. Reading and
+/// writing back the word is safe here: before the command runs, nothing else in its
+/// scope can fork and set a neighbouring bit.
 pub fn register_self_in_scope(map_fd: std::os::fd::RawFd) -> std::io::Result<()> {
-    /// `union bpf_attr` as BPF_MAP_UPDATE_ELEM reads it.
+    /// `union bpf_attr` as BPF_MAP_LOOKUP_ELEM and BPF_MAP_UPDATE_ELEM read it.
     #[repr(C)]
-    struct MapUpdate {
+    struct MapElem {
         map_fd: u32,
         _pad: u32,
         key: u64,
         value: u64,
         flags: u64,
     }
+    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
     const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    // SAFETY: getpid cannot fail; the attribute points at locals that outlive the call.
+    // SAFETY: getpid cannot fail.
     let pid: u32 = unsafe { libc::getpid() } as u32;
-    let one: u8 = 1;
-    let attr = MapUpdate {
-        map_fd: map_fd as u32,
-        _pad: 0,
-        key: &pid as *const u32 as u64,
-        value: &one as *const u8 as u64,
-        flags: 0,
+    let word: u32 = pid / 64;
+    let mut bits: u64 = 0;
+    let bpf = |cmd: libc::c_long, value: *mut u64| {
+        let attr = MapElem {
+            map_fd: map_fd as u32,
+            _pad: 0,
+            key: &word as *const u32 as u64,
+            value: value as u64,
+            flags: 0,
+        };
+        // SAFETY: bpf(2) reads `size` bytes of `attr`, a valid MapElem whose pointers
+        // refer to locals that outlive the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                cmd,
+                &attr as *const MapElem,
+                std::mem::size_of::<MapElem>() as libc::c_uint,
+            )
+        };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     };
-    // SAFETY: bpf(2) reads `size` bytes of `attr`, which is a valid MapUpdate.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_UPDATE_ELEM,
-            &attr as *const MapUpdate,
-            std::mem::size_of::<MapUpdate>() as libc::c_uint,
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut bits)?;
+    bits |= 1 << (pid % 64);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut bits)
 }
 
 fn missing(map: &'static str) -> CaptureError {
