@@ -4,7 +4,8 @@
 //!
 //! Everything here is read from a live, changing system: a process that ends mid-scan
 //! is skipped, a field that cannot be read stays at its default, and no content is
-//! trusted to be well formed.
+//! trusted to be well formed. Container ids come from the cgroup path through
+//! `casefile_rules::state::container`, which the state engine shares.
 
 use casefile_formats::state::{
     ByteString, FdEntry, FdTarget, Namespaces, ProcessEntry, SocketInfo,
@@ -15,8 +16,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+/// What a scan found, and what kept it from seeing the whole system.
+#[derive(Debug, Default)]
 pub struct ProcScan {
+    /// Sorted by pid.
     pub processes: Vec<ProcessEntry>,
+    /// Problems with `/proc` as a whole, never with single processes: those come and
+    /// go during any scan.
     pub warnings: Vec<String>,
 }
 
@@ -26,6 +32,10 @@ struct SocketTable {
     inet: HashMap<u64, SocketInfo>,
     unix: HashMap<u64, ByteString>,
 }
+
+/// Socket tables by network namespace inode. Parsing them costs more than the rest of a
+/// process together, and most hosts run all processes in one namespace.
+type TableCache = HashMap<u64, SocketTable>;
 
 pub fn scan(proc_root: &Path) -> ProcScan {
     let mut warnings = Vec::new();
@@ -46,8 +56,15 @@ pub fn scan(proc_root: &Path) -> ProcScan {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .collect();
+    if pids.is_empty() {
+        // At least the scanner itself runs, so an empty listing means no procfs here.
+        warnings.push(format!(
+            "{}: no processes listed (is proc mounted?); the capture starts without a process table",
+            proc_root.display()
+        ));
+    }
     pids.sort_unstable();
-    let mut tables: HashMap<u64, SocketTable> = HashMap::new();
+    let mut tables = TableCache::new();
     let tick_ns = clock_tick_ns();
     let processes = pids
         .into_iter()
@@ -60,8 +77,11 @@ pub fn scan(proc_root: &Path) -> ProcScan {
 }
 
 /// One process, for filling in a process the event stream meets before knowing it.
+///
+/// `pid` must be a thread group id: `/proc` also answers for thread ids that it does not
+/// list, and those give `None` rather than a second, bogus copy of their process.
 pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessEntry> {
-    read_with(proc_root, pid, &mut HashMap::new(), clock_tick_ns())
+    read_with(proc_root, pid, &mut TableCache::new(), clock_tick_ns())
 }
 
 fn clock_tick_ns() -> u64 {
@@ -77,16 +97,22 @@ fn clock_tick_ns() -> u64 {
 fn read_with(
     proc_root: &Path,
     pid: u32,
-    tables: &mut HashMap<u64, SocketTable>,
+    tables: &mut TableCache,
     tick_ns: u64,
 ) -> Option<ProcessEntry> {
     let dir = proc_root.join(pid.to_string());
     // `stat` first: a process that is gone is skipped whole.
     let stat = parse_stat(&std::fs::read(dir.join("stat")).ok()?)?;
     let status = std::fs::read(dir.join("status")).unwrap_or_default();
+    if status_line(&status, b"Tgid:")
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .is_some_and(|tgid| tgid != pid)
+    {
+        return None;
+    }
     let ids = |key: &[u8]| status_ids(&status, key);
-    let (uid, euid) = ids(b"Uid:").map_or((0, 0), |v| (v[0], v[1]));
-    let (gid, egid) = ids(b"Gid:").map_or((0, 0), |v| (v[0], v[1]));
+    let (uid, euid) = ids(b"Uid:").unwrap_or((0, 0));
+    let (gid, egid) = ids(b"Gid:").unwrap_or((0, 0));
     let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
     let mut argv = split_nul(&cmdline).into_iter();
     let cgroup = read_cgroup(&std::fs::read(dir.join("cgroup")).unwrap_or_default());
@@ -112,10 +138,13 @@ fn read_with(
         tids.push(pid);
     }
     tids.sort_unstable();
-    let table = tables
-        .entry(namespaces.net)
-        .or_insert_with(|| read_socket_table(&dir));
-    let fds = read_fds(&dir, table);
+    let mut sockets = Sockets {
+        dir: &dir,
+        netns: namespaces.net,
+        tables,
+        own: None,
+    };
+    let fds = read_fds(&dir, &mut sockets);
     Some(ProcessEntry {
         pid,
         ppid: stat.ppid,
@@ -186,16 +215,21 @@ fn status_line<'a>(status: &'a [u8], key: &[u8]) -> Option<&'a str> {
     std::str::from_utf8(&line[key.len()..]).ok()
 }
 
-fn status_ids(status: &[u8], key: &[u8]) -> Option<Vec<u32>> {
-    let ids: Vec<u32> = status_line(status, key)?
-        .split_ascii_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    (ids.len() >= 2).then_some(ids)
+/// The real and effective ids of a `Uid:` or `Gid:` line (real, effective, saved, fs).
+fn status_ids(status: &[u8], key: &[u8]) -> Option<(u32, u32)> {
+    let mut ids = status_line(status, key)?.split_ascii_whitespace();
+    let real = ids.next()?.parse().ok()?;
+    let effective = ids.next()?.parse().ok()?;
+    Some((real, effective))
 }
 
 fn status_hex(status: &[u8], key: &[u8]) -> Option<u64> {
-    u64::from_str_radix(status_line(status, key)?.trim(), 16).ok()
+    let text = status_line(status, key)?.trim();
+    // from_str_radix would also take a sign.
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok()
 }
 
 fn split_nul(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -238,13 +272,37 @@ fn ns_inode(dir: &Path, name: &str) -> u64 {
 fn bracketed_number(text: &[u8]) -> Option<u64> {
     let open = text.iter().position(|b| *b == b'[')?;
     let close = text.iter().rposition(|b| *b == b']')?;
-    std::str::from_utf8(text.get(open + 1..close)?)
-        .ok()?
-        .parse()
-        .ok()
+    let digits = text.get(open + 1..close)?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-fn read_fds(dir: &Path, sockets: &SocketTable) -> Vec<FdEntry> {
+/// One process's way to its network namespace's sockets. The tables are parsed only
+/// when the process has a socket open: kernel threads and most daemons never pay.
+struct Sockets<'a> {
+    dir: &'a Path,
+    netns: u64,
+    tables: &'a mut TableCache,
+    /// The table of a process whose namespace is unknown (its `ns/net` unreadable):
+    /// sharing it under a made-up key could pair sockets with the wrong namespace.
+    own: Option<SocketTable>,
+}
+
+impl Sockets<'_> {
+    fn table(&mut self) -> &SocketTable {
+        if self.netns == 0 {
+            return self.own.get_or_insert_with(|| read_socket_table(self.dir));
+        }
+        let dir = self.dir;
+        self.tables
+            .entry(self.netns)
+            .or_insert_with(|| read_socket_table(dir))
+    }
+}
+
+fn read_fds(dir: &Path, sockets: &mut Sockets<'_>) -> Vec<FdEntry> {
     let Ok(entries) = std::fs::read_dir(dir.join("fd")) else {
         return Vec::new();
     };
@@ -252,13 +310,15 @@ fn read_fds(dir: &Path, sockets: &SocketTable) -> Vec<FdEntry> {
         .flatten()
         .filter_map(|entry| {
             let fd: i64 = entry.file_name().to_str()?.parse().ok()?;
-            let link = read_link(&entry.path());
+            let link_path = entry.path();
+            let link = read_link(&link_path);
+            // Closed between listing and reading, or not ours to read.
             if link.is_empty() {
                 return None;
             }
             Some(FdEntry {
                 fd,
-                target: fd_target(dir, fd, &entry.path(), link, sockets),
+                target: fd_target(dir, fd, &link_path, link, sockets),
             })
         })
         .collect();
@@ -271,17 +331,21 @@ fn fd_target(
     fd: i64,
     link_path: &Path,
     link: ByteString,
-    sockets: &SocketTable,
+    sockets: &mut Sockets<'_>,
 ) -> FdTarget {
     let text = link.as_bytes();
     if text.starts_with(b"socket:[") {
-        let ino = bracketed_number(text).unwrap_or(0);
-        if let Some(info) = sockets.inet.get(&ino) {
+        let Some(ino) = bracketed_number(text) else {
+            return FdTarget::Other { name: link };
+        };
+        let table = sockets.table();
+        if let Some(info) = table.inet.get(&ino) {
             return FdTarget::Socket(info.clone());
         }
-        if let Some(path) = sockets.unix.get(&ino) {
+        if let Some(path) = table.unix.get(&ino) {
             return FdTarget::Unix { path: path.clone() };
         }
+        // Netlink, raw, packet, vsock… and sockets made after the tables were read.
         return FdTarget::Other { name: link };
     }
     if text.starts_with(b"pipe:[") {
@@ -298,17 +362,25 @@ fn fd_target(
     if !text.starts_with(b"/") {
         return FdTarget::Other { name: link };
     }
+    // The fd link itself, not the path text: that may be deleted, replaced, or elsewhere
+    // in another mount namespace.
     if std::fs::metadata(link_path).is_ok_and(|m| m.is_dir()) {
         return FdTarget::Directory { path: link };
     }
     let flags = std::fs::read(dir.join("fdinfo").join(fd.to_string()))
         .ok()
-        .and_then(|info| {
-            let line = status_line(&info, b"flags:")?.trim().to_string();
-            u32::from_str_radix(&line, 8).ok()
-        })
+        .and_then(|info| fdinfo_flags(&info))
         .unwrap_or(0);
     FdTarget::File { path: link, flags }
+}
+
+/// The octal `flags:` line of `/proc/PID/fdinfo/FD`.
+fn fdinfo_flags(info: &[u8]) -> Option<u32> {
+    let text = status_line(info, b"flags:")?.trim();
+    if text.is_empty() || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok()
 }
 
 fn read_socket_table(dir: &Path) -> SocketTable {
@@ -328,19 +400,9 @@ fn read_socket_table(dir: &Path) -> SocketTable {
     }
     let unix = std::fs::read(dir.join("net/unix")).unwrap_or_default();
     for line in unix.split(|b| *b == b'\n').skip(1) {
-        // Num RefCount Protocol Flags Type St Inode [Path]
-        let fields: Vec<&[u8]> = line
-            .split(|b| *b == b' ')
-            .filter(|f| !f.is_empty())
-            .collect();
-        let Some(ino) = fields
-            .get(6)
-            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
-        else {
-            continue;
-        };
-        let path = fields.get(7).map(|p| p.to_vec()).unwrap_or_default();
-        table.unix.insert(ino, ByteString(path));
+        if let Some((ino, path)) = parse_unix_line(line) {
+            table.unix.insert(ino, path);
+        }
     }
     table
 }
@@ -363,15 +425,24 @@ fn parse_inet_line(line: &[u8], family: u16, proto: u8) -> Option<(u64, SocketIn
     ))
 }
 
-/// `0100007F:1F90` (IPv4 as a little-endian word) or 32 hex digits (IPv6 as four
-/// little-endian words), then the port in hex.
+/// `0100007F:1F90` (IPv4 as one 32-bit word) or 32 hex digits (IPv6 as four words),
+/// then the port in hex. The kernel prints each word as it sits in memory read as a
+/// native integer, so its native-endian bytes are the address bytes in network order.
 fn parse_endpoint(field: &str, family: u16) -> Option<String> {
     let (addr, port) = field.split_once(':')?;
+    // Checked first: slicing below assumes ASCII, and from_str_radix accepts a sign.
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(addr) || !hex(port) {
+        return None;
+    }
     let port = u16::from_str_radix(port, 16).ok()?;
     match family {
         2 => {
+            if addr.len() != 8 {
+                return None;
+            }
             let word = u32::from_str_radix(addr, 16).ok()?;
-            Some(format!("{}:{port}", Ipv4Addr::from(word.swap_bytes())))
+            Some(format!("{}:{port}", Ipv4Addr::from(word.to_ne_bytes())))
         }
         _ => {
             if addr.len() != 32 {
@@ -380,11 +451,32 @@ fn parse_endpoint(field: &str, family: u16) -> Option<String> {
             let mut bytes = [0u8; 16];
             for word in 0..4 {
                 let value = u32::from_str_radix(&addr[word * 8..word * 8 + 8], 16).ok()?;
-                bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_le_bytes());
+                bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_ne_bytes());
             }
             Some(format!("[{}]:{port}", Ipv6Addr::from(bytes)))
         }
     }
+}
+
+/// One line of `/proc/net/unix`: `Num RefCount Protocol Flags Type St Inode [Path]`.
+/// The path is everything after the single space that follows the inode: it may hold
+/// spaces itself, and abstract names start with `@`.
+fn parse_unix_line(line: &[u8]) -> Option<(u64, ByteString)> {
+    let mut rest = line;
+    let mut inode: &[u8] = &[];
+    for _ in 0..7 {
+        let start = rest.iter().position(|b| *b != b' ')?;
+        rest = &rest[start..];
+        let end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+        inode = &rest[..end];
+        rest = &rest[end..];
+    }
+    if inode.is_empty() || !inode.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let ino = std::str::from_utf8(inode).ok()?.parse().ok()?;
+    let path = rest.strip_prefix(b" ").unwrap_or(rest);
+    Some((ino, ByteString(path.to_vec())))
 }
 
 #[cfg(test)]
@@ -401,6 +493,11 @@ mod tests {
             (1, 4242, 4242, 34816)
         );
         assert_eq!(stat.start_ticks, 123456);
+        // A name holding what looks like the fields that follow it.
+        let forged = b"7 (x) S 999 999 999 0 (y) S 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0\n";
+        let stat = parse_stat(forged).unwrap();
+        assert_eq!(stat.comm, b"x) S 999 999 999 0 (y");
+        assert_eq!((stat.ppid, stat.pgid, stat.start_ticks), (3, 7, 55));
         assert_eq!(parse_stat(b"garbage"), None);
         assert_eq!(parse_stat(b") (x"), None);
         assert_eq!(parse_stat(b"1 (x)"), None);
@@ -416,12 +513,63 @@ mod tests {
             parse_endpoint("00000000000000000000000001000000:0050", 10).unwrap(),
             "[::1]:80"
         );
+        assert_eq!(
+            parse_endpoint("0000000000000000FFFF00000100007F:01BB", 10).unwrap(),
+            "[::ffff:127.0.0.1]:443"
+        );
         let line = b"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0";
         let (ino, info) = parse_inet_line(line, 2, 6).unwrap();
         assert_eq!(ino, 31337);
         assert_eq!(info.local, "127.0.0.1:8080");
         assert_eq!(info.remote, "0.0.0.0:0");
         assert_eq!(parse_endpoint("zz:1", 2), None);
+        assert_eq!(parse_endpoint("+100007F:1F90", 2), None);
+        assert_eq!(parse_endpoint("0100007F:-1", 2), None);
+        assert_eq!(parse_endpoint("0100007F", 2), None);
+        // 32 bytes of text that are not 32 ASCII digits must not be sliced mid-character.
+        let wide = format!("{}:0050", "é".repeat(16));
+        assert_eq!(parse_endpoint(&wide, 10), None);
+    }
+
+    #[test]
+    fn unix_socket_lines_keep_paths_with_spaces_and_abstract_names() {
+        let named = b"0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/my socket";
+        assert_eq!(
+            parse_unix_line(named),
+            Some((23456, ByteString::from("/run/my socket")))
+        );
+        let abstract_ =
+            b"0000000000000000: 00000002 00000000 00010000 0001 01  1626 @/tmp/.X11-unix/X0";
+        assert_eq!(
+            parse_unix_line(abstract_),
+            Some((1626, ByteString::from("@/tmp/.X11-unix/X0")))
+        );
+        let unnamed = b"00000000fa8c7e21: 00000003 00000000 00000000 0001 03  1626";
+        assert_eq!(
+            parse_unix_line(unnamed),
+            Some((1626, ByteString::default()))
+        );
+        assert_eq!(parse_unix_line(b"Num RefCount"), None);
+        assert_eq!(parse_unix_line(b"a b c d e f notanumber /x"), None);
+        assert_eq!(parse_unix_line(b""), None);
+    }
+
+    #[test]
+    fn status_and_fdinfo_fields() {
+        let status = b"Name:\tsleep\nTgid:\t12\nUid:\t1000\t0\t0\t0\nGid:\t5\nCapEff:\t000001ffffffffff\nCapPrm:\t-1\n";
+        assert_eq!(status_ids(status, b"Uid:"), Some((1000, 0)));
+        assert_eq!(status_ids(status, b"Gid:"), None);
+        assert_eq!(status_hex(status, b"CapEff:"), Some(0x1ff_ffff_ffff));
+        assert_eq!(status_hex(status, b"CapPrm:"), None);
+        assert_eq!(status_hex(status, b"CapInh:"), None);
+        assert_eq!(
+            fdinfo_flags(b"pos:\t0\nflags:\t0100001\nmnt_id:\t20\n"),
+            Some(0o100001)
+        );
+        assert_eq!(fdinfo_flags(b"flags:\t0100009\n"), None);
+        assert_eq!(bracketed_number(b"net:[4026531840]"), Some(4026531840));
+        assert_eq!(bracketed_number(b"net:[-1]"), None);
+        assert_eq!(bracketed_number(b"]["), None);
     }
 
     #[test]
@@ -435,6 +583,49 @@ mod tests {
             read_cgroup(b"4:cpu,cpuacct:/docker/abc\n").as_bytes(),
             b"/docker/abc"
         );
+        assert_eq!(
+            read_cgroup(b"2:cpuacct:/a\n1:cpu:/b\n").as_bytes(),
+            b"/b",
+            "cpuacct alone is not cpu"
+        );
         assert!(read_cgroup(b"").is_empty());
+    }
+
+    /// Arbitrary bytes through every parser: none may panic.
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Bias towards the bytes the parsers split on, so they get past the first check.
+        const ALPHABET: &[u8] = b"()[]: \n\x000123456789abcdefABCDEF/@-\xff\xc3\xa9";
+        for round in 0..20_000 {
+            let len = (next() % 96) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if round % 2 == 0 {
+                        ALPHABET[(r % ALPHABET.len() as u64) as usize]
+                    } else {
+                        r as u8
+                    }
+                })
+                .collect();
+            let _ = parse_stat(&bytes);
+            let _ = status_ids(&bytes, b"Uid:");
+            let _ = status_hex(&bytes, b"CapEff:");
+            let _ = fdinfo_flags(&bytes);
+            let _ = read_cgroup(&bytes);
+            let _ = bracketed_number(&bytes);
+            let _ = split_nul(&bytes);
+            let _ = parse_inet_line(&bytes, 2, 6);
+            let _ = parse_inet_line(&bytes, 10, 17);
+            let _ = parse_unix_line(&bytes);
+            let _ = container::from_cgroup(&bytes);
+        }
     }
 }
