@@ -12,6 +12,19 @@ fn casefile() -> Command {
     Command::new(env!("CARGO_BIN_EXE_casefile"))
 }
 
+/// Runs `casefile record --quiet OPTIONS -o OUTPUT -- COMMAND` to its end.
+fn record_command(options: &[&str], output: &Path, command: &[&str]) -> std::process::Output {
+    casefile()
+        .args(["record", "--quiet"])
+        .args(options)
+        .arg("-o")
+        .arg(output)
+        .arg("--")
+        .args(command)
+        .output()
+        .unwrap()
+}
+
 /// Why this machine cannot run the recorder, if it cannot.
 fn cannot_record() -> Option<&'static str> {
     // SAFETY: geteuid has no preconditions.
@@ -168,12 +181,7 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
         cg = container.leaf.display()
     );
     let capture = d.join("workload.case");
-    let out = casefile()
-        .args(["record", "--quiet", "-o"])
-        .arg(&capture)
-        .args(["--", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    let out = record_command(&[], &capture, &["sh", "-c", &script]);
     assert!(
         out.status.success(),
         "record failed: {}\n{}",
@@ -351,12 +359,7 @@ fn the_command_exit_code_is_passed_on() {
     require_recorder!();
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("exit.case");
-    let out = casefile()
-        .args(["record", "--quiet", "-o"])
-        .arg(&capture)
-        .args(["--", "sh", "-c", "exit 7"])
-        .output()
-        .unwrap();
+    let out = record_command(&[], &capture, &["sh", "-c", "exit 7"]);
     assert_eq!(
         out.status.code(),
         Some(7),
@@ -369,12 +372,7 @@ fn the_command_exit_code_is_passed_on() {
         "a clean stop writes the trailer"
     );
     // Never overwrite a capture.
-    let again = casefile()
-        .args(["record", "--quiet", "-o"])
-        .arg(&capture)
-        .args(["--", "true"])
-        .output()
-        .unwrap();
+    let again = record_command(&[], &capture, &["true"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
@@ -463,28 +461,18 @@ fn drops_from_a_full_ring_are_counted_and_written_down() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("drops.case");
     // A one-page ring cannot hold a burst of 200k syscalls between two drains.
-    let out = casefile()
-        .args([
-            "record",
-            "--quiet",
-            "--ring-size",
-            "4k",
-            "--syscalls",
-            "all",
-            "-o",
-        ])
-        .arg(&capture)
-        .args([
-            "--",
+    let out = record_command(
+        &["--ring-size", "4k", "--syscalls", "all"],
+        &capture,
+        &[
             "dd",
             "if=/dev/zero",
             "of=/dev/null",
             "bs=1",
             "count=100000",
             "status=none",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -514,18 +502,8 @@ fn rotation_keeps_the_newest_complete_files() {
     require_recorder!();
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("ring.case");
-    let out = casefile()
-        .args(["record", "--quiet", "--rotate", "64k", "--keep", "2", "-o"])
-        .arg(&base)
-        .args([
-            "--",
-            "sh",
-            "-c",
-            // Random buffer snapshots do not compress: ~30 KB of capture per round.
-            "for i in $(seq 14); do dd if=/dev/urandom of=/dev/null bs=512 count=200 status=none; sleep 0.25; done",
-        ])
-        .output()
-        .unwrap();
+    // Random buffer snapshots do not compress: ~30 KB of capture per round.
+    let out = record_command(&["--rotate", "64k", "--keep", "2"], &base, &["sh", "-c", "for i in $(seq 14); do dd if=/dev/urandom of=/dev/null bs=512 count=200 status=none; sleep 0.25; done"]);
     assert!(
         out.status.success(),
         "{}",
@@ -585,17 +563,15 @@ fn a_full_disk_stops_cleanly_with_a_readable_file() {
     }
     let _unmount = Unmount(mount.clone());
     let capture = mount.join("full.case");
-    let out = casefile()
-        .args(["record", "--quiet", "--syscalls", "all", "-o"])
-        .arg(&capture)
-        .args([
-            "--",
+    let out = record_command(
+        &["--syscalls", "all"],
+        &capture,
+        &[
             "sh",
             "-c",
             "i=0; while [ $i -lt 3000 ]; do cat /etc/passwd > /dev/null; i=$((i+1)); done",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "a full disk is an error");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("disk full"), "{stderr}");
