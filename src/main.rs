@@ -5,7 +5,9 @@ mod cat;
 mod info;
 mod procnames;
 mod record;
+mod replay_cmd;
 mod rules_cmd;
+mod test_cmd;
 mod timespec;
 
 use clap::{Parser, Subcommand};
@@ -128,6 +130,64 @@ enum Command {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<std::ffi::OsString>,
     },
+    /// Replay captures through Falco-compatible rules and print the alerts.
+    ///
+    /// The state (processes, their ancestry, open files) is rebuilt from the capture's
+    /// snapshot and events with the same engine `record --rules` runs live, so the same
+    /// events give the same alerts. Several files of a rotated set replay as one
+    /// timeline. Segments between checkpoints replay in parallel; the alerts are those of
+    /// a sequential replay (`--threads 1`), in the same order. Damaged blocks are
+    /// skipped and reported; everything intact is replayed.
+    #[command(after_help = REPLAY_HELP)]
+    Replay {
+        /// Capture files (one capture, or every file of a rotated set).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Rule files (Falco YAML), loaded in order; repeatable.
+        #[arg(short, long, required = true, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// Print alerts as JSON lines shaped like Falco's (time, rule, priority, source,
+        /// tags, hostname, output, output_fields).
+        #[arg(long)]
+        json: bool,
+        /// Write alerts to this file (created; never overwritten) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only alert on events at or after this time.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// Only alert on events before this time.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Worker threads: 1 replays sequentially; 0 uses every core.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+        /// After the alerts, print them as a timeline: time from the first alert,
+        /// priority, rule, and the process chain that acted (web server > sh > curl).
+        #[arg(long)]
+        timeline: bool,
+        /// No progress and no summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Run rule regression cases: captures plus the alerts they must give.
+    ///
+    /// A case is a directory with capture files and a case.yaml naming the rule files,
+    /// the expected alerts per rule (exact or minimum count, optional output-field
+    /// matches) and rules that must not fire (docs/CASES.md). Each case is replayed and
+    /// every expectation checked; mismatches are listed with the case file's line.
+    #[command(after_help = TEST_HELP)]
+    Test {
+        /// Case files, or directories searched for case.yaml files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JUnit XML (for CI systems).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Replay threads per case (0: every core).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+    },
     /// Work with Falco-compatible rule files.
     Rules {
         #[command(subcommand)]
@@ -167,6 +227,39 @@ casefile itself is never recorded.
 Exit status: 0 success; with a COMMAND, the command's exit status; 1 error (not root,
 no BTF, disk full: the message says which and what to do); 2 usage error.";
 
+const REPLAY_HELP: &str = "\
+Times (--from, --to): RFC 3339 (2026-11-23T05:37:01Z), an offset from the first event
+(+90s, +1m30s) or nanoseconds since boot. Events before --from still update the state.
+
+Examples:
+  casefile replay attack.case -r rules/falco_rules.yaml
+  casefile replay attack.case -r falco_rules.yaml -r local_rules.yaml --json -o alerts.jsonl
+  casefile replay ring-*.case -r rules.yaml --from +10m --timeline
+
+Alerts go to stdout (or --output); the summary (events, alerts by rule and priority,
+events/s) and any damage skipped go to stderr.
+
+Exit status: 0 success; 1 error (unreadable file, rules with errors); 2 usage error;
+3 replayed, but damaged blocks were skipped.";
+
+const TEST_HELP: &str = "\
+case.yaml:
+  captures: [attack.case]                    # relative to case.yaml (default: *.case)
+  rules: [rules/attack.yaml, {path: ../../falco_rules.yaml, optional: true}]
+  expect:
+    - rule: Shell Spawned by Web Server
+      count: 1                               # exactly; or min_count: N
+      match: {proc.name: sh, proc.pname: python3}
+  must_not_fire: [Some Other Rule]
+
+Examples:
+  casefile test samples/
+  casefile test samples/scarleteel --junit results.xml
+
+A case whose optional rule file is absent is reported as SKIPPED with the reason.
+Exit status: 0 every case passed (or was skipped); 1 a mismatch or a case that could not
+run; 2 usage error.";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -184,6 +277,41 @@ fn main() -> ExitCode {
                 to: to.as_deref(),
             },
         ),
+        Command::Replay {
+            files,
+            rules,
+            json,
+            output,
+            from,
+            to,
+            threads,
+            timeline,
+            quiet,
+        } => replay_cmd::run(&replay_cmd::ReplayArgs {
+            files: files.clone(),
+            rules: rules.clone(),
+            json: *json,
+            output: output.clone(),
+            from: from.clone(),
+            to: to.clone(),
+            threads: *threads,
+            timeline: *timeline,
+            quiet: *quiet,
+        }),
+        Command::Test {
+            paths,
+            junit,
+            threads,
+        } => {
+            return match test_cmd::run(paths, junit.as_ref(), *threads) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("casefile: error: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Command::Rules {
             command: RulesCommand::Fields,
         } => {
