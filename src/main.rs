@@ -125,6 +125,17 @@ enum Command {
         /// No status line and no summary on stderr.
         #[arg(short, long)]
         quiet: bool,
+        /// Evaluate these Falco rule files on the live stream (repeatable); alerts print
+        /// on stdout as they happen, and equal those `casefile replay` gives on the file.
+        #[arg(short, long, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// Also write the alerts to this file as JSON lines (created, never overwritten).
+        #[arg(long, value_name = "FILE")]
+        alerts: Option<PathBuf>,
+        /// With --rotate and --rules: rotated files that hold an alert, precede it in the
+        /// ring, or follow it are moved here instead of being deleted.
+        #[arg(long, value_name = "DIR")]
+        keep_on_alert: Option<PathBuf>,
         /// Run this command and record it and everything it starts; stop when it exits
         /// and exit with its exit code.
         #[arg(last = true, value_name = "COMMAND")]
@@ -220,6 +231,10 @@ Examples:
   sudo casefile record -o web.case --duration 600 --pid 4242
   sudo casefile record -o x.case -- sh -c 'curl -s http://example.test | sh'
   sudo casefile record -o ring.case --rotate 256M --keep 8   keep the last 2 GB
+  sudo casefile record -o live.case -r falco_rules.yaml --alerts alerts.jsonl
+                                       alert live; the file replays to the same alerts
+  sudo casefile record -o ring.case --rotate 64M --keep 4 -r rules.yaml --keep-on-alert kept/
+                                       flight recorder that keeps what surrounds an alert
 
 The file is created with mode 0600: it holds command lines, environments and data.
 casefile itself is never recorded.
@@ -342,6 +357,9 @@ fn main() -> ExitCode {
             cgroup,
             ring_size,
             quiet,
+            rules,
+            alerts,
+            keep_on_alert,
             command,
         } => {
             let outcome = record::run(record::RecordArgs {
@@ -356,6 +374,9 @@ fn main() -> ExitCode {
                 cgroup: cgroup.clone(),
                 ring_size: ring_size.clone(),
                 quiet: *quiet,
+                rules: rules.clone(),
+                alerts: alerts.clone(),
+                keep_on_alert: keep_on_alert.clone(),
                 command: command.clone(),
             });
             return match outcome {

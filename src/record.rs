@@ -24,6 +24,9 @@ pub struct RecordArgs {
     pub cgroup: Option<PathBuf>,
     pub ring_size: String,
     pub quiet: bool,
+    pub rules: Vec<PathBuf>,
+    pub alerts: Option<PathBuf>,
+    pub keep_on_alert: Option<PathBuf>,
     pub command: Vec<OsString>,
 }
 
@@ -116,6 +119,40 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
     if !args.command.is_empty() {
         filters.push("command".into());
     }
+    let rules = if args.rules.is_empty() {
+        if args.alerts.is_some() || args.keep_on_alert.is_some() {
+            bail!("--alerts and --keep-on-alert need --rules PATH");
+        }
+        None
+    } else {
+        let rules = crate::replay_cmd::load_rules(&args.rules)?;
+        if rules.rules().is_empty() {
+            bail!("no enabled rules in the --rules files");
+        }
+        Some(std::sync::Arc::new(rules))
+    };
+    if let Some(dir) = &args.keep_on_alert {
+        if rotate.is_none() {
+            bail!("--keep-on-alert keeps rotated files: it needs --rotate SIZE --keep N");
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--keep-on-alert {}", dir.display()))?;
+    }
+    // Alerts print on stdout as they happen (text, as Falco prints them) and, with
+    // --alerts, go to a file as JSON lines: the shape `casefile replay --json` gives.
+    let mut alert_file = match &args.alerts {
+        Some(path) => Some(crate::replay_cmd::AlertWriter::new(Some(path), true)?),
+        None => None,
+    };
+    let on_alert: recorder::AlertSink = Box::new(move |alert| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", alert.to_text());
+        let _ = out.flush();
+        if let Some(file) = alert_file.as_mut() {
+            // Flushed per alert: a responder tails this file while the recording runs.
+            let _ = file.write(alert).and_then(|()| file.flush());
+        }
+    });
     let options = RecordOptions {
         output: args.output.clone(),
         probe: ProbeConfig {
@@ -136,6 +173,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         filters,
         writer: WriterOptions::default(),
+        rules,
+        keep_on_alert: args.keep_on_alert.clone(),
     };
     install_signal_handlers();
     let quiet = args.quiet;
@@ -147,17 +186,18 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r\x1b[2Krecording {:>5.0}s  {:>10} events  {:>9.0} ev/s  {:>6} dropped  {:>8.1} MB",
+            "\r\x1b[2Krecording {:>5.0}s  {:>10} events  {:>9.0} ev/s  {:>6} dropped  {:>8.1} MB  {} alerts",
             p.elapsed.as_secs_f64(),
             p.events,
             p.events_per_sec,
             p.drops,
-            p.bytes as f64 / 1e6
+            p.bytes as f64 / 1e6,
+            p.alerts
         );
         let _ = err.flush();
         status_shown = true;
     };
-    let summary = recorder::record(&options, &STOP, &mut on_progress)?;
+    let summary = recorder::record(&options, &STOP, &mut on_progress, on_alert)?;
     if status_shown {
         eprintln!();
     }
@@ -184,6 +224,17 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
             summary.bytes as f64 / 1e6,
             files.join(", ")
         );
+        if options.rules.is_some() {
+            eprintln!("casefile: {} alerts", summary.alerts);
+        }
+        if !summary.kept.is_empty() {
+            let kept: Vec<String> = summary
+                .kept
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            eprintln!("casefile: kept around alerts: {}", kept.join(", "));
+        }
     }
     match summary.reason {
         StopReason::WriteFailed(why) => {

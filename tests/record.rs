@@ -722,3 +722,151 @@ fn sigint_and_sigterm_end_the_file_cleanly() {
             .any(|e| e.kind == kind("openat") && e.pid != busy.id()));
     }
 }
+
+const LIVE_RULES: &str = r#"
+- rule: marker written
+  desc: a marker file opened by the test's workload
+  condition: evt.type in (open, openat, openat2) and fd.name contains casefile-live-marker
+  output: "%proc.name opened %fd.name (parent %proc.pname, user %user.name, num %evt.num)"
+  priority: WARNING
+- rule: cat started by a shell
+  desc: exec of cat under sh
+  condition: evt.type = execve and proc.name = cat and proc.pname = sh
+  output: "%proc.cmdline under %proc.pname (exe %proc.exepath, num %evt.num)"
+  priority: NOTICE
+"#;
+
+#[test]
+fn live_alerts_equal_the_alerts_of_a_replay_of_the_file() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, LIVE_RULES).unwrap();
+    let capture = dir.path().join("live.case");
+    let alerts = dir.path().join("alerts.jsonl");
+    let script = format!(
+        "for i in 1 2 3; do cat /etc/hostname > {0}/casefile-live-marker-$i; done; rm {0}/casefile-live-marker-*",
+        dir.path().display()
+    );
+    let rules_arg = rules.to_str().unwrap();
+    let out = record_command(
+        &["--rules", rules_arg, "--alerts", alerts.to_str().unwrap()],
+        &capture,
+        &["sh", "-c", &script],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live_json = std::fs::read_to_string(&alerts).unwrap();
+    let live_text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let live: Vec<&str> = live_json.lines().collect();
+    assert!(
+        live.iter()
+            .filter(|l| l.contains("\"marker written\""))
+            .count()
+            >= 3
+            && live
+                .iter()
+                .filter(|l| l.contains("\"cat started by a shell\""))
+                .count()
+                == 3,
+        "the workload's alerts fired live: {live_json}"
+    );
+    for threads in ["1", "2"] {
+        let replayed = casefile()
+            .args([
+                "replay",
+                "--json",
+                "-q",
+                "--threads",
+                threads,
+                "-r",
+                rules_arg,
+            ])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert!(replayed.status.success());
+        let replayed_json = String::from_utf8_lossy(&replayed.stdout).into_owned();
+        assert_eq!(
+            replayed_json.lines().collect::<Vec<_>>(),
+            live,
+            "JSON, {threads} thread(s)"
+        );
+        let replayed_text = casefile()
+            .args(["replay", "-q", "--threads", threads, "-r", rules_arg])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&replayed_text.stdout),
+            live_text,
+            "text, {threads} thread(s)"
+        );
+    }
+}
+
+#[test]
+fn keep_on_alert_saves_the_rotated_files_around_an_alert() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, LIVE_RULES).unwrap();
+    let ring = dir.path().join("ring");
+    let kept = dir.path().join("kept");
+    std::fs::create_dir(&ring).unwrap();
+    // ~30 KB of capture per round; the marker is written in round 4, and ten more
+    // rounds rotate its file out of a two-file ring.
+    let script = format!(
+        "for i in $(seq 14); do dd if=/dev/urandom of=/dev/null bs=512 count=200 status=none; \
+         [ $i = 4 ] && echo x > {}/casefile-live-marker; sleep 0.25; done",
+        dir.path().display()
+    );
+    let out = record_command(
+        &[
+            "--rotate",
+            "64k",
+            "--keep",
+            "2",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--keep-on-alert",
+            kept.to_str().unwrap(),
+        ],
+        &ring.join("ring.case"),
+        &["sh", "-c", &script],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = |d: &Path| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(list(&ring).len(), 2, "the ring still keeps its newest two");
+    let saved = list(&kept);
+    assert!(!saved.is_empty(), "the files around the alert were kept");
+    let mut replay = casefile();
+    replay
+        .args(["replay", "--json", "-q", "-r", rules.to_str().unwrap()])
+        .args(&saved);
+    let replayed = replay.output().unwrap();
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let alerts = String::from_utf8_lossy(&replayed.stdout).into_owned();
+    assert!(
+        alerts.contains("\"marker written\""),
+        "the kept files hold the alert: {alerts}"
+    );
+}

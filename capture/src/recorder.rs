@@ -14,7 +14,7 @@ use casefile_formats::header::{now_boot_ns, CaptureConfig, FileHeader, HostInfo}
 use casefile_formats::schema::EVENT_LAYOUT_VERSION;
 use casefile_formats::state::StateSnapshot;
 use casefile_formats::writer::{CaptureWriter, WriterOptions};
-use casefile_rules::state::StateEngine;
+use casefile_rules::engine::{Alert, CompiledRules, Engine};
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -51,7 +51,15 @@ pub struct RecordOptions {
     /// How the scope was asked for, for the file header (`pid=…`, `cgroup=…`).
     pub filters: Vec<String>,
     pub writer: WriterOptions,
+    /// Rules evaluated on the live stream, by the engine replay uses.
+    pub rules: Option<Arc<CompiledRules>>,
+    /// With rotation and rules: files that would be deleted while they hold, precede or
+    /// follow an alert are moved here instead.
+    pub keep_on_alert: Option<PathBuf>,
 }
+
+/// Receives every live alert, on the writer thread, as soon as its event is decoded.
+pub type AlertSink = Box<dyn FnMut(&Alert) + Send>;
 
 /// What the status line shows.
 #[derive(Clone, Debug, Default)]
@@ -61,6 +69,7 @@ pub struct Progress {
     pub events_per_sec: f64,
     pub drops: u64,
     pub bytes: u64,
+    pub alerts: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +101,9 @@ pub struct RecordSummary {
     pub events: u64,
     pub drops: u64,
     pub bytes: u64,
+    pub alerts: u64,
+    /// Files moved to the keep-on-alert directory.
+    pub kept: Vec<PathBuf>,
     /// Records that could not be decoded (counted, never silently lost).
     pub malformed: u64,
     pub first_malformed: Option<String>,
@@ -103,6 +115,7 @@ pub struct RecordSummary {
 #[derive(Default)]
 struct Shared {
     events: AtomicU64,
+    alerts: AtomicU64,
     drops: AtomicU64,
     bytes: AtomicU64,
     max_size_reached: AtomicBool,
@@ -123,6 +136,7 @@ pub fn record(
     options: &RecordOptions,
     stop: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
+    on_alert: AlertSink,
 ) -> Result<RecordSummary, CaptureError> {
     crate::probe::preflight()?;
     if options.output.exists() {
@@ -174,7 +188,7 @@ pub fn record(
         let header = header.clone();
         std::thread::Builder::new()
             .name("casefile-writer".into())
-            .spawn(move || write_loop(&options, header, snapshot, receiver, &shared))
+            .spawn(move || write_loop(&options, header, snapshot, receiver, &shared, on_alert))
             .map_err(|e| CaptureError::Invalid(format!("cannot start the writer thread: {e}")))?
     };
     let mut child = match &options.command {
@@ -200,6 +214,7 @@ pub fn record(
                 events_per_sec: (events - last_events) as f64 / secs,
                 drops: shared.drops.load(Ordering::Relaxed),
                 bytes: shared.bytes.load(Ordering::Relaxed),
+                alerts: shared.alerts.load(Ordering::Relaxed),
             });
             last_events = events;
             last_status = Instant::now();
@@ -257,6 +272,8 @@ pub fn record(
         events: shared.events.load(Ordering::Relaxed),
         drops: shared.drops.load(Ordering::Relaxed),
         bytes: shared.bytes.load(Ordering::Relaxed),
+        alerts: shared.alerts.load(Ordering::Relaxed),
+        kept: written.kept,
         malformed: written.malformed,
         first_malformed: written.first_malformed,
         kernel,
@@ -372,6 +389,7 @@ fn report_drops(
 /// What the writer thread hands back.
 struct Written {
     files: Vec<PathBuf>,
+    kept: Vec<PathBuf>,
     failure: Option<String>,
     malformed: u64,
     first_malformed: Option<String>,
@@ -386,6 +404,21 @@ struct Output {
     /// Bytes of files already finished (rotation).
     finished_bytes: u64,
     sequence: u32,
+    /// Rotation sequences to keep: those in the ring when an alert fired, and the one
+    /// after the alert's file.
+    protected: std::collections::BTreeSet<u32>,
+    /// The sequence of each file in `files`.
+    sequences: Vec<u32>,
+    kept: Vec<PathBuf>,
+}
+
+impl Output {
+    /// Marks the files around an alert to be kept: every file still in the ring, the
+    /// one being written, and the next.
+    fn protect_around_alert(&mut self) {
+        self.protected.extend(self.sequences.iter().copied());
+        self.protected.insert(self.sequence + 1);
+    }
 }
 
 fn rotated_path(base: &Path, sequence: u32) -> PathBuf {
@@ -406,17 +439,30 @@ fn write_loop(
     snapshot: StateSnapshot,
     receiver: Receiver<Message>,
     shared: &Shared,
+    mut on_alert: AlertSink,
 ) -> Written {
     let mut written = Written {
         files: Vec::new(),
+        kept: Vec::new(),
         failure: None,
         malformed: 0,
         first_malformed: None,
         warnings: Vec::new(),
     };
     let mut decoder = Decoder::new(CgroupResolver::new());
-    // The same state engine the rules run on keeps checkpoints and rotated files current.
-    let mut state = StateEngine::from_snapshot(&snapshot);
+    // Every event written goes through the engine replay runs, in file order: its state
+    // keeps checkpoints and rotated files current, and its alerts are the ones a replay
+    // of the file gives.
+    let rules = options
+        .rules
+        .clone()
+        .unwrap_or_else(|| Arc::new(CompiledRules::default()));
+    let mut engine = Engine::with_rules(
+        rules,
+        &snapshot,
+        &header.host.hostname,
+        header.host.boot_time_ns,
+    );
     let first_path = match options.rotate {
         Some(_) => rotated_path(&options.output, 0),
         None => options.output.clone(),
@@ -427,6 +473,9 @@ fn write_loop(
         files: Vec::new(),
         finished_bytes: 0,
         sequence: 0,
+        protected: Default::default(),
+        sequences: vec![0],
+        kept: Vec::new(),
     };
     match CaptureWriter::create(&first_path, &header, &snapshot, options.writer.clone()) {
         Ok(w) => {
@@ -445,12 +494,8 @@ fn write_loop(
         {
             meta.clear();
             meta.str(header.config.syscall_set.as_bytes());
-            push_meta(
-                &mut output,
-                EventKind::CAPTURE_START,
-                header.start_ts,
-                &meta,
-            )?;
+            let event = meta_event(EventKind::CAPTURE_START, header.start_ts, &meta);
+            emit(&mut output, &mut engine, &event, shared, &mut on_alert)?;
         }
         loop {
             let message = match receiver.recv_timeout(Duration::from_millis(200)) {
@@ -478,10 +523,7 @@ fn write_loop(
                         match decoded {
                             Ok(event) => {
                                 last_ts = last_ts.max(event.ts);
-                                state.update(&event);
-                                if let Some(w) = output.writer.as_mut() {
-                                    w.push(&event)?;
-                                }
+                                emit(&mut output, &mut engine, &event, shared, &mut on_alert)?;
                                 shared.events.fetch_add(1, Ordering::Relaxed);
                             }
                             Err(e) => {
@@ -495,7 +537,8 @@ fn write_loop(
                     for (cpu, slot, count) in drops {
                         meta.clear();
                         meta.uint(u64::from(cpu)).uint(count).uint(u64::from(slot));
-                        push_meta(&mut output, EventKind::DROPS, now_boot_ns(), &meta)?;
+                        let event = meta_event(EventKind::DROPS, now_boot_ns(), &meta);
+                        emit(&mut output, &mut engine, &event, shared, &mut on_alert)?;
                         shared.drops.fetch_add(count, Ordering::Relaxed);
                     }
                 }
@@ -508,7 +551,8 @@ fn write_loop(
                     meta.str(reason.as_bytes())
                         .uint(kernel_sent)
                         .uint(kernel_drops);
-                    push_meta(&mut output, EventKind::CAPTURE_STOP, now_boot_ns(), &meta)?;
+                    let event = meta_event(EventKind::CAPTURE_STOP, now_boot_ns(), &meta);
+                    emit(&mut output, &mut engine, &event, shared, &mut on_alert)?;
                     break;
                 }
             }
@@ -517,7 +561,7 @@ fn write_loop(
             };
             w.tick()?;
             if w.checkpoint_due() {
-                w.write_checkpoint(&state.snapshot(last_ts))?;
+                w.write_checkpoint(&engine.state().snapshot(last_ts))?;
             }
             let position = w.position();
             shared
@@ -528,7 +572,14 @@ fn write_loop(
             }
             if let Some(rotation) = &options.rotate {
                 if position >= rotation.size {
-                    rotate(&mut output, options, rotation, &mut header, &state, last_ts)?;
+                    rotate(
+                        &mut output,
+                        options,
+                        rotation,
+                        &mut header,
+                        &engine,
+                        last_ts,
+                    )?;
                 }
             }
         }
@@ -552,6 +603,7 @@ fn write_loop(
             .store(output.finished_bytes + meta.len(), Ordering::Relaxed);
     }
     written.files = output.files;
+    written.kept = output.kept;
     written
 }
 
@@ -568,16 +620,9 @@ fn describe_write_error(e: &casefile_formats::error::FormatError) -> String {
     }
 }
 
-fn push_meta(
-    output: &mut Output,
-    kind: EventKind,
-    ts: u64,
-    args: &ArgsBuilder,
-) -> Result<(), casefile_formats::error::FormatError> {
-    let Some(w) = output.writer.as_mut() else {
-        return Ok(());
-    };
-    w.push(&Event {
+/// An event casefile itself adds (capture start and stop, drops).
+fn meta_event(kind: EventKind, ts: u64, args: &ArgsBuilder) -> Event<'_> {
+    Event {
         ts,
         cpu: 0,
         pid: std::process::id(),
@@ -585,7 +630,30 @@ fn push_meta(
         kind,
         ret: 0,
         args: args.as_list(),
-    })
+    }
+}
+
+/// One event into the engine (state, rules) and then into the file.
+fn emit(
+    output: &mut Output,
+    engine: &mut Engine,
+    event: &Event<'_>,
+    shared: &Shared,
+    on_alert: &mut AlertSink,
+) -> Result<(), casefile_formats::error::FormatError> {
+    let mut alerted = false;
+    engine.process(event, |alert| {
+        alerted = true;
+        shared.alerts.fetch_add(1, Ordering::Relaxed);
+        on_alert(&alert);
+    });
+    if alerted {
+        output.protect_around_alert();
+    }
+    match output.writer.as_mut() {
+        Some(w) => w.push(event),
+        None => Ok(()),
+    }
 }
 
 fn rotate(
@@ -593,7 +661,7 @@ fn rotate(
     options: &RecordOptions,
     rotation: &Rotation,
     header: &mut FileHeader,
-    state: &StateEngine,
+    engine: &Engine,
     last_ts: u64,
 ) -> Result<(), casefile_formats::error::FormatError> {
     if let Some(w) = output.writer.take() {
@@ -603,7 +671,7 @@ fn rotate(
     output.sequence += 1;
     let path = rotated_path(&options.output, output.sequence);
     header.start_ts = last_ts;
-    let snapshot = state.snapshot(last_ts);
+    let snapshot = engine.state().snapshot(last_ts);
     output.writer = Some(CaptureWriter::create(
         &path,
         header,
@@ -612,14 +680,36 @@ fn rotate(
     )?);
     output.path = path.clone();
     output.files.push(path);
+    output.sequences.push(output.sequence);
     while output.files.len() > rotation.keep.max(1) {
         let oldest = output.files.remove(0);
+        let sequence = output.sequences.remove(0);
         if let Ok(meta) = std::fs::metadata(&oldest) {
             output.finished_bytes = output.finished_bytes.saturating_sub(meta.len());
         }
-        let _ = std::fs::remove_file(&oldest);
+        match &options.keep_on_alert {
+            Some(dir) if output.protected.remove(&sequence) => {
+                let kept = keep_file(&oldest, dir)?;
+                output.kept.push(kept);
+            }
+            _ => {
+                let _ = std::fs::remove_file(&oldest);
+            }
+        }
     }
     Ok(())
+}
+
+/// Moves a rotated file into the keep-on-alert directory (copying when it is on another
+/// file system).
+fn keep_file(path: &Path, dir: &Path) -> Result<PathBuf, casefile_formats::error::FormatError> {
+    let target = dir.join(path.file_name().unwrap_or_default());
+    if std::fs::rename(path, &target).is_err() {
+        std::fs::copy(path, &target)
+            .map_err(|e| casefile_formats::error::FormatError::io(&target, e))?;
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(target)
 }
 
 #[cfg(test)]

@@ -70,6 +70,19 @@ pub struct CompiledRules {
     any_kind: Vec<usize>,
 }
 
+impl Default for CompiledRules {
+    /// No rules: an engine that only keeps the state.
+    fn default() -> Self {
+        CompiledRules::new(RuleSet::default())
+    }
+}
+
+impl std::fmt::Debug for CompiledRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledRules({} rules)", self.rules.len())
+    }
+}
+
 impl CompiledRules {
     pub fn new(set: RuleSet) -> CompiledRules {
         let rules: Vec<Rule> = set
