@@ -176,13 +176,17 @@ fn print_timeline(alerts: &[Alert]) {
         alerts.len(),
         casefile_formats::render::wall_time(first.time_ns)
     );
-    for alert in alerts {
+    let rules: Vec<String> = alerts
+        .iter()
+        .map(|a| casefile_formats::text::escape(a.rule.as_bytes()).into_owned())
+        .collect();
+    let width = rules.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+    for (alert, rule) in alerts.iter().zip(&rules) {
         let offset = alert.time_ns.saturating_sub(first.time_ns) as f64 / 1e9;
         let chain: Vec<&str> = alert.lineage.iter().rev().map(String::as_str).collect();
         println!(
-            "  +{offset:>8.3}s  {:<9} {:<44} {}",
+            "  +{offset:>8.3}s  {:<9} {rule:<width$}  {}",
             alert.priority.as_str(),
-            casefile_formats::text::escape(alert.rule.as_bytes()),
             chain.join(" > ")
         );
     }
