@@ -870,3 +870,44 @@ fn keep_on_alert_saves_the_rotated_files_around_an_alert() {
         "the kept files hold the alert: {alerts}"
     );
 }
+
+#[test]
+fn a_scoped_recording_keeps_the_rest_of_the_host_out_of_its_snapshot() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    // A process outside the scope, with a command line that must not be recorded.
+    let mut bystander = Command::new("sleep").arg("30.0424242").spawn().unwrap();
+    let capture = dir.path().join("scoped.case");
+    let out = record_command(
+        &[],
+        &capture,
+        &["sh", "-c", "cat /etc/hostname > /dev/null"],
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = CaptureReader::open(&capture).unwrap();
+    let snapshot = reader.initial_state().unwrap().unwrap();
+    assert!(
+        snapshot.process(bystander.id()).is_none(),
+        "a process outside the scope is not in the snapshot"
+    );
+    let recorder = snapshot
+        .processes
+        .iter()
+        .find(|p| p.comm.as_bytes() == b"casefile")
+        .expect("the recorder is there, for the command's lineage");
+    assert!(
+        recorder.args.is_empty() && recorder.fds.is_empty(),
+        "lineage outside the scope is reduced to names"
+    );
+    assert!(
+        snapshot.processes.len() < 64,
+        "only the recorder's ancestors: {} processes",
+        snapshot.processes.len()
+    );
+}

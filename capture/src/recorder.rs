@@ -104,6 +104,8 @@ pub struct RecordSummary {
     pub alerts: u64,
     /// Files moved to the keep-on-alert directory.
     pub kept: Vec<PathBuf>,
+    /// Per alert, nanoseconds from its syscall to its delivery (sorted).
+    pub alert_latencies: Vec<u64>,
     /// Records that could not be decoded (counted, never silently lost).
     pub malformed: u64,
     pub first_malformed: Option<String>,
@@ -161,9 +163,10 @@ pub fn record(
         }
     }
     let (users, groups) = users::load(Path::new("/"));
+    let processes = scope_snapshot(scan.processes, &probe_config.scope);
     let snapshot = StateSnapshot {
         ts: start_ts,
-        processes: scan.processes,
+        processes,
         users,
         groups,
     };
@@ -274,11 +277,101 @@ pub fn record(
         bytes: shared.bytes.load(Ordering::Relaxed),
         alerts: shared.alerts.load(Ordering::Relaxed),
         kept: written.kept,
+        alert_latencies: {
+            let mut l = written.alert_latencies;
+            l.sort_unstable();
+            l
+        },
         malformed: written.malformed,
         first_malformed: written.first_malformed,
         kernel,
         warnings,
     })
+}
+
+/// The snapshot's share of a scoped recording: the processes in scope in full, and
+/// their ancestors reduced to what lineage needs (pid, parent, name, executable), so
+/// that a recording of one command or container does not carry the command lines,
+/// environments and files of everything else on the host. With `-- COMMAND` nothing is
+/// in scope yet: the recorder's own ancestors give the command its lineage.
+fn scope_snapshot(
+    processes: Vec<casefile_formats::state::ProcessEntry>,
+    scope: &Scope,
+) -> Vec<casefile_formats::state::ProcessEntry> {
+    let in_scope: std::collections::HashSet<u32> = match scope {
+        Scope::All => return processes,
+        Scope::Pids(pids) => {
+            let mut set: std::collections::HashSet<u32> = pids.iter().copied().collect();
+            set.extend(descendants(&processes, pids));
+            set
+        }
+        Scope::Cgroup { id, .. } => {
+            let resolver = CgroupResolver::new();
+            processes
+                .iter()
+                .filter(|p| in_cgroup(&resolver, p.cgroup.as_bytes(), *id))
+                .map(|p| p.pid)
+                .collect()
+        }
+    };
+    let parent: std::collections::HashMap<u32, u32> =
+        processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let mut lineage = std::collections::HashSet::new();
+    let starts = in_scope.iter().copied().chain([std::process::id()]);
+    for start in starts {
+        let mut pid = parent.get(&start).copied().unwrap_or(0);
+        while pid != 0 && !in_scope.contains(&pid) && lineage.insert(pid) {
+            pid = parent.get(&pid).copied().unwrap_or(0);
+        }
+    }
+    lineage.insert(std::process::id());
+    processes
+        .into_iter()
+        .filter_map(|p| {
+            if in_scope.contains(&p.pid) {
+                Some(p)
+            } else if lineage.contains(&p.pid) {
+                Some(casefile_formats::state::ProcessEntry {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    tids: vec![p.pid],
+                    comm: p.comm,
+                    exe: p.exe,
+                    exepath: p.exepath,
+                    uid: p.uid,
+                    euid: p.euid,
+                    gid: p.gid,
+                    egid: p.egid,
+                    loginuid: p.loginuid,
+                    start_ts: p.start_ts,
+                    cgroup: p.cgroup,
+                    container_id: p.container_id,
+                    pod_uid: p.pod_uid,
+                    ..Default::default()
+                })
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Whether a cgroup path (relative to the cgroup2 root) is the directory with inode
+/// `id` or below it.
+fn in_cgroup(resolver: &CgroupResolver, path: &[u8], id: u64) -> bool {
+    let Some(root) = resolver.root() else {
+        return false;
+    };
+    let relative = String::from_utf8_lossy(path);
+    let mut dir = root.join(relative.trim_start_matches('/'));
+    loop {
+        if resolver.id_of(&dir).is_some_and(|(found, _)| found == id) {
+            return true;
+        }
+        if dir == root || !dir.pop() {
+            return false;
+        }
+    }
 }
 
 /// Every process below `roots` in the process tree (the roots excluded).
@@ -390,6 +483,7 @@ fn report_drops(
 struct Written {
     files: Vec<PathBuf>,
     kept: Vec<PathBuf>,
+    alert_latencies: Vec<u64>,
     failure: Option<String>,
     malformed: u64,
     first_malformed: Option<String>,
@@ -439,11 +533,16 @@ fn write_loop(
     snapshot: StateSnapshot,
     receiver: Receiver<Message>,
     shared: &Shared,
-    mut on_alert: AlertSink,
+    on_alert: AlertSink,
 ) -> Written {
+    let mut on_alert = Alerting {
+        sink: on_alert,
+        latencies: Vec::new(),
+    };
     let mut written = Written {
         files: Vec::new(),
         kept: Vec::new(),
+        alert_latencies: Vec::new(),
         failure: None,
         malformed: 0,
         first_malformed: None,
@@ -604,6 +703,7 @@ fn write_loop(
     }
     written.files = output.files;
     written.kept = output.kept;
+    written.alert_latencies = on_alert.latencies;
     written
 }
 
@@ -633,19 +733,34 @@ fn meta_event(kind: EventKind, ts: u64, args: &ArgsBuilder) -> Event<'_> {
     }
 }
 
+/// Where live alerts go, and how long each took from its syscall to its sink.
+struct Alerting {
+    sink: AlertSink,
+    /// Nanoseconds from the event's timestamp to the sink's return, per alert (the
+    /// first [`MAX_LATENCIES`]).
+    latencies: Vec<u64>,
+}
+
+const MAX_LATENCIES: usize = 1 << 20;
+
 /// One event into the engine (state, rules) and then into the file.
 fn emit(
     output: &mut Output,
     engine: &mut Engine,
     event: &Event<'_>,
     shared: &Shared,
-    on_alert: &mut AlertSink,
+    alerting: &mut Alerting,
 ) -> Result<(), casefile_formats::error::FormatError> {
     let mut alerted = false;
     engine.process(event, |alert| {
         alerted = true;
         shared.alerts.fetch_add(1, Ordering::Relaxed);
-        on_alert(&alert);
+        (alerting.sink)(&alert);
+        if alerting.latencies.len() < MAX_LATENCIES {
+            alerting
+                .latencies
+                .push(now_boot_ns().saturating_sub(event.ts));
+        }
     });
     if alerted {
         output.protect_around_alert();
@@ -715,6 +830,30 @@ fn keep_file(path: &Path, dir: &Path) -> Result<PathBuf, casefile_formats::error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scoped_snapshot_keeps_the_scope_whole_and_only_the_lineage_of_the_rest() {
+        let p = |pid, ppid| casefile_formats::state::ProcessEntry {
+            pid,
+            ppid,
+            args: vec!["--secret".into()],
+            ..Default::default()
+        };
+        let tree = vec![p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(21, 20)];
+        let kept = scope_snapshot(tree.clone(), &Scope::Pids(vec![11]));
+        let pids: Vec<u32> = kept.iter().map(|p| p.pid).collect();
+        assert_eq!(
+            pids,
+            [1, 10, 11, 12],
+            "the scope, its children and its ancestors"
+        );
+        assert!(kept[2].args == ["--secret".into()] && kept[3].args.len() == 1);
+        assert!(
+            kept[0].args.is_empty() && kept[1].args.is_empty(),
+            "ancestors are reduced"
+        );
+        assert_eq!(scope_snapshot(tree.clone(), &Scope::All), tree);
+    }
 
     #[test]
     fn descendants_follow_the_tree() {
