@@ -225,7 +225,22 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
             files.join(", ")
         );
         if options.rules.is_some() {
-            eprintln!("casefile: {} alerts", summary.alerts);
+            let latencies = &summary.alert_latencies;
+            let at = |q: f64| {
+                let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+                latencies.get(i).map_or(0.0, |&ns| ns as f64 / 1e6)
+            };
+            if latencies.is_empty() {
+                eprintln!("casefile: 0 alerts");
+            } else {
+                eprintln!(
+                    "casefile: {} alerts; alert latency (syscall to alert printed) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    summary.alerts,
+                    at(0.5),
+                    at(0.99),
+                    at(1.0)
+                );
+            }
         }
         if !summary.kept.is_empty() {
             let kept: Vec<String> = summary
