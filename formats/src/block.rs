@@ -779,16 +779,21 @@ impl DecodedBlock {
             let stored_args = stream;
             let args_start = args.len();
             let mut size = None;
+            // Arguments are copied in runs between string references rather than one by
+            // one: most events have no reference at all and take a single copy.
+            let mut run_start = 0usize;
             for arg_index in 0..arg_count as usize {
                 let event_error =
                     |what: &str| PayloadError::Malformed(format!("event {}: {what}", rows.len()));
                 if stored_args.get(pos) == Some(&TAG_REPEAT) {
+                    args.extend_from_slice(&stored_args[run_start..pos]);
                     let mut cursor = Cursor::new(&stored_args[pos + 1..]);
                     let index = cursor
                         .u64()
                         .and_then(|i| table.get(usize::try_from(i).ok()?).cloned())
                         .ok_or_else(|| event_error("reference to a missing string"))?;
                     pos += 1 + cursor.position();
+                    run_start = pos;
                     if args.len() + index.len() > MAX_RAW_LEN as usize {
                         return Err(event_error("arguments expand beyond the size limit"));
                     }
@@ -797,16 +802,17 @@ impl DecodedBlock {
                 }
                 let (_, end, content) = arg_span(stored_args, pos)
                     .ok_or_else(|| event_error("malformed argument encoding"))?;
-                let start = args.len();
-                args.extend_from_slice(&stored_args[pos..end]);
                 if Some(arg_index) == info.size_param {
                     size = uint_value(&stored_args[pos..end]);
                 }
                 if internable(&content).is_some() {
-                    table.push(start..args.len());
+                    // Where this argument lands in `args` once its run is copied.
+                    let start = args.len() + (pos - run_start);
+                    table.push(start..start + (end - pos));
                 }
                 pos = end;
             }
+            args.extend_from_slice(&stored_args[run_start..pos]);
             groups.advance(kind, pos);
             rows.push(Row {
                 ts: 0,

@@ -323,11 +323,28 @@ impl<'a> ArgList<'a> {
     }
 
     pub fn get(&self, index: usize) -> Option<Arg<'a>> {
-        self.iter().nth(index)
+        // Skipping the arguments before `index` needs only their lengths, not their
+        // values: the state engine and the fields read arguments by index on every event.
+        let mut cursor = Cursor::new(self.0);
+        for _ in 0..index {
+            if cursor.is_empty() {
+                return None;
+            }
+            skip_arg(&mut cursor)?;
+        }
+        if cursor.is_empty() {
+            return None;
+        }
+        decode_arg(&mut cursor)
     }
 
     pub fn len(&self) -> usize {
-        self.iter().count()
+        let mut cursor = Cursor::new(self.0);
+        let mut count = 0;
+        while !cursor.is_empty() && skip_arg(&mut cursor).is_some() {
+            count += 1;
+        }
+        count
     }
 
     pub fn is_empty(&self) -> bool {
@@ -358,18 +375,43 @@ impl<'a> Iterator for ArgIter<'a> {
 
 /// The extent of one encoded argument starting at `start`: its tag, where it ends, and
 /// for strings and byte buffers the range of their content. `None` if malformed.
+#[inline(always)]
 pub(crate) fn arg_span(
     bytes: &[u8],
     start: usize,
 ) -> Option<(u8, usize, Option<std::ops::Range<usize>>)> {
     let mut cursor = Cursor::new(bytes.get(start..)?);
-    let arg = decode_arg(&mut cursor)?;
+    let tag = *bytes.get(start)?;
+    let content = skip_arg(&mut cursor)?;
     let end = start + cursor.position();
-    let content = match arg {
-        Arg::Str(c) | Arg::Bytes(c) => Some(end - c.len()..end),
-        _ => None,
-    };
-    Some((bytes[start], end, content))
+    Some((tag, end, content.map(|c| start + c.start..start + c.end)))
+}
+
+/// Steps over one argument, accepting exactly what [`decode_arg`] accepts, and returns
+/// the range of a string's or buffer's content (relative to the cursor's buffer).
+#[inline(always)]
+fn skip_arg(cursor: &mut Cursor<'_>) -> Option<Option<std::ops::Range<usize>>> {
+    match cursor.u8()? {
+        tag::ABSENT => {}
+        tag::INT | tag::UINT | tag::FD => {
+            cursor.u64()?;
+        }
+        tag::STR | tag::BYTES => {
+            let len = usize::try_from(cursor.u64()?).ok()?;
+            let start = cursor.position();
+            cursor.bytes(len)?;
+            return Some(Some(start..start + len));
+        }
+        // Lists and sockets are rare and their validation is not trivial: one code path.
+        tag::STR_LIST | tag::SOCK => {
+            let mut whole = *cursor;
+            whole.back_one();
+            decode_arg(&mut whole)?;
+            *cursor = whole;
+        }
+        _ => return None,
+    }
+    Some(None)
 }
 
 fn decode_arg<'a>(cursor: &mut Cursor<'a>) -> Option<Arg<'a>> {
@@ -586,6 +628,39 @@ mod tests {
                 assert_eq!(list.iter().collect::<Vec<_>>(), [&b"curl"[..], b"-s", b""])
             }
             other => panic!("expected a string list, got {other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// Indexed access and the argument count skip arguments without decoding them;
+        /// they must agree with full decoding on any bytes, well formed or not.
+        #[test]
+        fn skipping_agrees_with_decoding(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![0u8..8, proptest::prelude::any::<u8>()],
+                0..64,
+            ),
+            index in 0usize..12,
+        ) {
+            let list = ArgList(&bytes);
+            proptest::prop_assert_eq!(list.get(index), list.iter().nth(index));
+            proptest::prop_assert_eq!(list.len(), list.iter().count());
+            let mut cursor = Cursor::new(&bytes);
+            let mut start = 0;
+            while let Some((tag, end, content)) = arg_span(&bytes, start) {
+                let arg = decode_arg(&mut cursor);
+                proptest::prop_assert!(arg.is_some());
+                proptest::prop_assert_eq!(cursor.position(), end);
+                proptest::prop_assert_eq!(tag, bytes[start]);
+                match arg {
+                    Some(Arg::Str(c) | Arg::Bytes(c)) => {
+                        proptest::prop_assert_eq!(content.map(|r| &bytes[r]), Some(c))
+                    }
+                    _ => proptest::prop_assert!(content.is_none()),
+                }
+                start = end;
+            }
+            proptest::prop_assert!(decode_arg(&mut cursor).is_none());
         }
     }
 
