@@ -21,14 +21,19 @@ pub enum FdKind {
 impl FdKind {
     /// Falco's `fd.typechar`.
     pub fn typechar(self) -> char {
+        char::from(self.typechar_str().as_bytes()[0])
+    }
+
+    /// [`FdKind::typechar`] as a string, which `fd.typechar` borrows instead of allocating.
+    pub fn typechar_str(self) -> &'static str {
         match self {
-            FdKind::File | FdKind::Memfd => 'f',
-            FdKind::Directory => 'd',
-            FdKind::Ipv4 => '4',
-            FdKind::Ipv6 => '6',
-            FdKind::Unix => 'u',
-            FdKind::Pipe => 'p',
-            FdKind::Other => 'o',
+            FdKind::File | FdKind::Memfd => "f",
+            FdKind::Directory => "d",
+            FdKind::Ipv4 => "4",
+            FdKind::Ipv6 => "6",
+            FdKind::Unix => "u",
+            FdKind::Pipe => "p",
+            FdKind::Other => "o",
         }
     }
 

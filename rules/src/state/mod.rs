@@ -17,7 +17,11 @@ use casefile_formats::schema::syscall_nr;
 use casefile_formats::state::{
     ByteString, FdTarget, GroupEntry, Namespaces, ProcessEntry, StateSnapshot, UserEntry,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Keyed by kernel-assigned ids, which an observed program cannot pick to collide, so
+/// a fast hash is safe; SipHash was a tenth of replay time.
+type HashMap<K, V> = foldhash::HashMap<K, V>;
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const O_CLOEXEC: u32 = 0o2_000_000;
@@ -174,6 +178,10 @@ fn fd_arg(arg: Option<Arg<'_>>) -> Option<i64> {
 
 /// `path` resolved against `base` (a directory); `.` and `..` are folded lexically.
 pub fn resolve_path(base: &[u8], path: &[u8]) -> ByteString {
+    // Most paths programs open are absolute and already in canonical form.
+    if is_canonical(path) {
+        return ByteString(path.to_vec());
+    }
     let mut joined = Vec::with_capacity(base.len() + path.len() + 1);
     if !path.starts_with(b"/") {
         joined.extend_from_slice(base);
@@ -201,6 +209,18 @@ pub fn resolve_path(base: &[u8], path: &[u8]) -> ByteString {
     ByteString(out)
 }
 
+/// An absolute path without empty, `.` or `..` components: what [`resolve_path`] would
+/// return for it unchanged.
+fn is_canonical(path: &[u8]) -> bool {
+    match path {
+        b"/" => true,
+        [b'/', rest @ ..] => rest
+            .split(|b| *b == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b"..")),
+        _ => false,
+    }
+}
+
 impl StateEngine {
     pub fn new() -> StateEngine {
         StateEngine::from_snapshot(&StateSnapshot::default())
@@ -208,8 +228,8 @@ impl StateEngine {
 
     pub fn from_snapshot(snapshot: &StateSnapshot) -> StateEngine {
         let mut engine = StateEngine {
-            processes: HashMap::new(),
-            threads: HashMap::new(),
+            processes: HashMap::default(),
+            threads: HashMap::default(),
             tombstones: VecDeque::new(),
             users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
             groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
@@ -292,15 +312,20 @@ impl StateEngine {
 
     /// Applies one event. Call it before evaluating rules on the event.
     pub fn update(&mut self, event: &Event<'_>) {
-        for pending in std::mem::take(&mut self.pending) {
-            match pending {
-                Pending::CloseFd { pid, fd } => {
-                    if let Some(p) = self.processes.get_mut(&pid) {
-                        p.fds.remove(&fd);
+        if !self.pending.is_empty() {
+            // Drained from a buffer that is put back, so that it keeps its allocation.
+            let mut pending = std::mem::take(&mut self.pending);
+            for item in pending.drain(..) {
+                match item {
+                    Pending::CloseFd { pid, fd } => {
+                        if let Some(p) = self.processes.get_mut(&pid) {
+                            p.fds.remove(&fd);
+                        }
                     }
+                    Pending::ThreadExit { pid, tid } => self.thread_exit(pid, tid),
                 }
-                Pending::ThreadExit { pid, tid } => self.thread_exit(pid, tid),
             }
+            self.pending = pending;
         }
         match event.kind {
             EventKind::FORK => self.fork(event),
@@ -545,26 +570,32 @@ impl StateEngine {
 
     fn open_file(&mut self, pid: u32, tid: u32, dirfd: i64, path: &[u8], flags: u32, ret: i64) {
         let process = self.entry(pid, tid);
-        let base = if path.starts_with(b"/") {
-            ByteString::default()
+        let base: &[u8] = if path.starts_with(b"/") {
+            b""
         } else if dirfd == AT_FDCWD {
-            process.cwd.clone()
+            process.cwd.as_bytes()
         } else {
             process
                 .fds
                 .get(&dirfd)
-                .map(|d| d.name.clone())
+                .map(|d| d.name.as_bytes())
                 .unwrap_or_default()
         };
-        let name = resolve_path(base.as_bytes(), path);
+        let name = resolve_path(base, path);
         const O_DIRECTORY: u32 = 0o200_000;
         let kind = if flags & O_DIRECTORY != 0 {
             FdKind::Directory
         } else {
             FdKind::File
         };
-        let mut fd = Fd::new(kind, name, flags, flags & O_CLOEXEC != 0);
-        fd.name_raw = ByteString(path.to_vec());
+        let fd = Fd {
+            kind,
+            name,
+            name_raw: ByteString(path.to_vec()),
+            flags,
+            cloexec: flags & O_CLOEXEC != 0,
+            socket: None,
+        };
         process.fds.insert(ret, fd);
     }
 
@@ -731,6 +762,30 @@ impl Fd {
             FdTarget::Unix { path } => Fd::new(FdKind::Unix, path.clone(), 0, false),
             FdTarget::Socket(info) => Fd::from_socket_info(info),
             FdTarget::Other { name } => Fd::new(FdKind::Other, name.clone(), 0, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_resolve_to_themselves_and_others_are_folded() {
+        for path in [&b"/"[..], b"/etc/passwd", b"/a/b.c/..d/.e"] {
+            assert!(is_canonical(path));
+            assert_eq!(resolve_path(b"/cwd", path).as_bytes(), path);
+        }
+        for (path, resolved) in [
+            (&b"/etc/"[..], &b"/etc"[..]),
+            (b"//etc//passwd", b"/etc/passwd"),
+            (b"/a/./b/../c", b"/a/c"),
+            (b"/..", b"/"),
+            (b"/a/.", b"/a"),
+            (b"rel/x", b"/cwd/rel/x"),
+        ] {
+            assert!(!is_canonical(path));
+            assert_eq!(resolve_path(b"/cwd", path).as_bytes(), resolved);
         }
     }
 }
