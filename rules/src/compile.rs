@@ -7,7 +7,7 @@ use crate::condition::{CmpOp, Expr, FieldRef, ListItem, Pos, Transformer, Value 
 use crate::fields::{self, ArgKind, Ctx, FieldArg, FieldId, FieldType, Value};
 use casefile_formats::schema::kind_by_name;
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use thiserror::Error;
 
@@ -59,7 +59,8 @@ enum Operand {
     Bool(bool),
     Ip(IpAddr),
     Net(IpAddr, u8),
-    Set(HashSet<Vec<u8>>),
+    /// Keys come from the rules, so a fast hash cannot be flooded by observed strings.
+    Set(foldhash::HashSet<Vec<u8>>),
     Items(Vec<Operand>),
     Regex(regex::bytes::Regex),
     Field(Field),
@@ -70,6 +71,14 @@ enum Node {
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
+    /// `evt.type = x`, `!= x` or `in (…)`, resolved to the event kinds it matches when the
+    /// rules load, instead of a string comparison per event.
+    EvtType {
+        /// Bit `k` says whether kind `k` matches, for kinds below [`KIND_BITS`].
+        kinds: Box<[u64; KIND_BITS / 64]>,
+        /// The check itself, for kinds past the bitmap.
+        check: Box<Node>,
+    },
     Check {
         field: Field,
         op: CmpOp,
@@ -94,8 +103,14 @@ pub fn compile_field(text: &str) -> Result<Field, CompileError> {
 
 impl Field {
     /// The field's value for an event.
+    #[inline]
     pub fn extract<'a>(&self, ctx: &Ctx<'a>) -> Value<'a> {
-        transform(ctx.extract(self.id, self.arg.as_ref()), &self.transformers)
+        let value = ctx.extract(self.id, self.arg.as_ref());
+        if self.transformers.is_empty() {
+            value
+        } else {
+            transform(value, &self.transformers)
+        }
     }
 }
 
@@ -159,11 +174,11 @@ impl Compiler<'_> {
             } => {
                 let field = self.field(field)?;
                 let operand = self.operand(&field, *op, value.as_ref(), *pos)?;
-                Node::Check {
+                evt_type_node(Node::Check {
                     field,
                     op: *op,
                     operand,
-                }
+                })
             }
         })
     }
@@ -423,8 +438,37 @@ fn hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Kinds covered by an [`Node::EvtType`] bitmap: every syscall and the other kinds.
+const KIND_BITS: usize = 2048;
+
+/// `node` as an [`Node::EvtType`] when it is an event type check, which a bitmap answers
+/// exactly: the type is always a string that depends on the kind alone.
+fn evt_type_node(node: Node) -> Node {
+    let Node::Check { field, op, operand } = &node else {
+        return node;
+    };
+    if field.id != FieldId::EvtType || !field.transformers.is_empty() {
+        return node;
+    }
+    if matches!(operand, Operand::Field(_)) || *op == CmpOp::Exists {
+        return node;
+    }
+    let mut kinds = Box::new([0u64; KIND_BITS / 64]);
+    for kind in 0..KIND_BITS {
+        let name = casefile_formats::event::EventKind(kind as u16).name();
+        if check_bytes(name.as_bytes(), *op, operand) {
+            kinds[kind / 64] |= 1 << (kind % 64);
+        }
+    }
+    Node::EvtType {
+        kinds,
+        check: Box::new(node),
+    }
+}
+
 fn event_types(node: &Node) -> Option<BTreeSet<u16>> {
     match node {
+        Node::EvtType { check, .. } => event_types(check),
         Node::All(items) => {
             let sets: Vec<BTreeSet<u16>> = items.iter().filter_map(event_types).collect();
             let mut iter = sets.into_iter();
@@ -587,21 +631,22 @@ fn eval(node: &Node, ctx: &Ctx<'_>) -> bool {
         Node::All(items) => items.iter().all(|n| eval(n, ctx)),
         Node::Any(items) => items.iter().any(|n| eval(n, ctx)),
         Node::Not(inner) => !eval(inner, ctx),
+        Node::EvtType { kinds, check } => {
+            let kind = usize::from(ctx.event.kind.0);
+            match kinds.get(kind / 64) {
+                Some(word) => word >> (kind % 64) & 1 != 0,
+                None => eval(check, ctx),
+            }
+        }
         Node::Check { field, op, operand } => {
-            let value = transform(
-                ctx.extract(field.id, field.arg.as_ref()),
-                &field.transformers,
-            );
+            let value = field.extract(ctx);
             if *op == CmpOp::Exists {
                 return !matches!(value, Value::Missing);
             }
             let other;
             let operand = match operand {
                 Operand::Field(f) => {
-                    other = value_operand(transform(
-                        ctx.extract(f.id, f.arg.as_ref()),
-                        &f.transformers,
-                    ));
+                    other = value_operand(f.extract(ctx));
                     match &other {
                         Some(o) => o,
                         None => return false,

@@ -262,12 +262,11 @@ const O_ACCMODE: u32 = 3;
 
 impl<'a> Ctx<'a> {
     fn open_flags(&self) -> Option<u32> {
-        let name = self.event.kind.name();
-        let index = match name {
-            "open" => 1,
-            "openat" | "openat2" => 2,
-            "creat" => return Some(0o1101),
-            _ => return None,
+        let index = match kind_facts(self.event.kind)?.open {
+            OpenCall::No => return None,
+            OpenCall::Creat(_) => return Some(0o1101),
+            // The flags follow the path.
+            OpenCall::Path(path) => path + 1,
         };
         match self.event.args.get(index)? {
             Arg::Uint(f) => Some(f as u32),
@@ -476,7 +475,7 @@ impl<'a> Ctx<'a> {
                 if id == FdType {
                     bytes(kind.type_name().as_bytes())
                 } else {
-                    owned(kind.typechar().to_string().into_bytes())
+                    bytes(kind.typechar_str().as_bytes())
                 }
             }
             FdL4proto => match self.known_fd().and_then(|(_, fd)| fd.socket.as_ref()) {
@@ -569,6 +568,64 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Whether and how a syscall opens a file by path.
+#[derive(Clone, Copy)]
+enum OpenCall {
+    No,
+    /// open, openat, openat2: the index of the path argument.
+    Path(usize),
+    /// creat, with the index of its path argument (its flags are implied).
+    Creat(usize),
+}
+
+/// What the fields need to know about a syscall kind, worked out from its name and
+/// layout once rather than by string comparisons on every event.
+struct KindFacts {
+    open: OpenCall,
+    /// It returns a new descriptor.
+    creates_fd: bool,
+    /// The index of its `fd` parameter.
+    fd_param: Option<usize>,
+}
+
+fn kind_facts(kind: EventKind) -> Option<&'static KindFacts> {
+    static FACTS: std::sync::OnceLock<Vec<KindFacts>> = std::sync::OnceLock::new();
+    let facts = FACTS.get_or_init(|| {
+        (0..EventKind::SYSCALL_LIMIT)
+            .map(|nr| {
+                let info = kind_info(EventKind::syscall(nr));
+                let name = info.name;
+                KindFacts {
+                    open: match name {
+                        "open" => OpenCall::Path(0),
+                        "openat" | "openat2" => OpenCall::Path(1),
+                        "creat" => OpenCall::Creat(0),
+                        _ => OpenCall::No,
+                    },
+                    creates_fd: matches!(
+                        name,
+                        "open"
+                            | "openat"
+                            | "openat2"
+                            | "creat"
+                            | "socket"
+                            | "accept"
+                            | "accept4"
+                            | "memfd_create"
+                            | "dup"
+                            | "dup2"
+                            | "dup3"
+                            | "userfaultfd"
+                            | "io_uring_setup"
+                    ),
+                    fd_param: info.params.iter().position(|p| p.name == "fd"),
+                }
+            })
+            .collect()
+    });
+    facts.get(usize::from(kind.syscall_nr()?))
+}
+
 /// The event's own file descriptor, as Falco picks it: the one returned by calls that
 /// create descriptors, otherwise the `fd` argument.
 pub fn event_fd<'a>(event: &Event<'_>, process: Option<&'a Process>) -> Option<EventFd<'a>> {
@@ -578,32 +635,10 @@ pub fn event_fd<'a>(event: &Event<'_>, process: Option<&'a Process>) -> Option<E
     {
         return None;
     }
-    let info = kind_info(event.kind);
-    let name = info.name;
-    let creates = matches!(
-        name,
-        "open"
-            | "openat"
-            | "openat2"
-            | "creat"
-            | "socket"
-            | "accept"
-            | "accept4"
-            | "memfd_create"
-            | "dup"
-            | "dup2"
-            | "dup3"
-            | "userfaultfd"
-            | "io_uring_setup"
-    );
-    let num = if creates {
+    let facts = kind_facts(event.kind)?;
+    let num = if facts.creates_fd {
         if event.ret < 0 {
-            if matches!(name, "open" | "openat" | "openat2" | "creat") {
-                let path_index = if matches!(name, "openat" | "openat2") {
-                    1
-                } else {
-                    0
-                };
+            if let OpenCall::Path(path_index) | OpenCall::Creat(path_index) = facts.open {
                 if let Some(Arg::Str(path)) = event.args.get(path_index) {
                     let base = process.map(|p| p.cwd.as_bytes()).unwrap_or(b"/");
                     return Some(EventFd::FailedOpen(crate::state::resolve_path(base, path)));
@@ -613,8 +648,7 @@ pub fn event_fd<'a>(event: &Event<'_>, process: Option<&'a Process>) -> Option<E
         }
         event.ret
     } else {
-        let index = info.params.iter().position(|p| p.name == "fd")?;
-        match event.args.get(index)? {
+        match event.args.get(facts.fd_param?)? {
             Arg::Fd(fd) => fd,
             _ => return None,
         }
