@@ -402,18 +402,14 @@ fn skip_arg(cursor: &mut Cursor<'_>) -> Option<Option<std::ops::Range<usize>>> {
             cursor.bytes(len)?;
             return Some(Some(start..start + len));
         }
-        // Lists and sockets are rare and their validation is not trivial: one code path.
-        tag::STR_LIST | tag::SOCK => {
-            let mut whole = *cursor;
-            whole.back_one();
-            decode_arg(&mut whole)?;
-            *cursor = whole;
+        other => {
+            decode_compound(other, cursor)?;
         }
-        _ => return None,
     }
     Some(None)
 }
 
+#[inline]
 fn decode_arg<'a>(cursor: &mut Cursor<'a>) -> Option<Arg<'a>> {
     Some(match cursor.u8()? {
         tag::ABSENT => Arg::Absent,
@@ -422,6 +418,15 @@ fn decode_arg<'a>(cursor: &mut Cursor<'a>) -> Option<Arg<'a>> {
         tag::FD => Arg::Fd(cursor.i64()?),
         tag::STR => Arg::Str(cursor.len_prefixed()?),
         tag::BYTES => Arg::Bytes(cursor.len_prefixed()?),
+        other => return decode_compound(other, cursor),
+    })
+}
+
+/// String lists, sockets and unknown tags (after the tag byte): rare, and their
+/// validation is kept out of the inlined common path.
+#[inline(never)]
+fn decode_compound<'a>(tag: u8, cursor: &mut Cursor<'a>) -> Option<Arg<'a>> {
+    Some(match tag {
         tag::STR_LIST => {
             let count = usize::try_from(cursor.u64()?).ok()?;
             let encoded = cursor.len_prefixed()?;

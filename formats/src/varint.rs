@@ -83,7 +83,7 @@ impl<'a> Cursor<'a> {
         None
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn i64(&mut self) -> Option<i64> {
         self.u64().map(unzigzag)
     }
@@ -101,11 +101,6 @@ impl<'a> Cursor<'a> {
         let out = self.buf.get(self.pos..end)?;
         self.pos = end;
         Some(out)
-    }
-
-    /// Steps back over the byte just read.
-    pub(crate) fn back_one(&mut self) {
-        self.pos = self.pos.saturating_sub(1);
     }
 
     /// Everything not read yet.
@@ -149,6 +144,39 @@ mod tests {
         put_u64(&mut buf, u64::MAX);
         assert_eq!(buf.len(), 10);
         assert_eq!(Cursor::new(&buf).u64(), Some(u64::MAX));
+    }
+
+    /// The byte-at-a-time decoder the word-at-a-time one must agree with.
+    fn reference(buf: &[u8]) -> Option<(u64, usize)> {
+        let mut result = 0u64;
+        for (i, &byte) in buf.iter().take(10).enumerate() {
+            if i == 9 && byte > 1 {
+                return None;
+            }
+            result |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Some((result, i + 1));
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_agrees_with_the_reference(
+            value in proptest::prelude::any::<u64>(),
+            shift in 0u32..64,
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+        ) {
+            let mut buf = Vec::new();
+            put_u64(&mut buf, value >> shift);
+            buf.extend_from_slice(&noise);
+            for input in [&buf[..], &noise[..]] {
+                let mut cursor = Cursor::new(input);
+                let got = cursor.u64().map(|v| (v, cursor.position()));
+                proptest::prop_assert_eq!(got, reference(input));
+            }
+        }
     }
 
     #[test]

@@ -730,10 +730,22 @@ fn check(value: &Value<'_>, op: CmpOp, operand: &Operand) -> bool {
     }
 }
 
-fn check_bytes(s: &[u8], op: CmpOp, operand: &Operand) -> bool {
-    let contains = |hay: &[u8], needle: &[u8]| {
-        needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+/// Whether `needle` occurs in `hay`. Candidates are found by their first byte and only
+/// those are compared: comparing every window called memcmp for each byte of the field.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
     };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    hay[..=last_start]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && hay[i + 1..i + needle.len()] == *rest)
+}
+
+fn check_bytes(s: &[u8], op: CmpOp, operand: &Operand) -> bool {
     match (op, operand) {
         (CmpOp::Eq, Operand::Bytes(o)) => s == o.as_slice(),
         (CmpOp::Ne, Operand::Bytes(o)) => s != o.as_slice(),
@@ -774,6 +786,23 @@ mod tests {
         assert!(!glob(b"/bin/[!bd]ash", b"/bin/bash"));
         assert!(glob(b"*/etc/*", b"/host/etc/shadow"));
         assert!(!glob(b"/etc/*.conf", b"/etc/hosts"));
+    }
+
+    #[test]
+    fn contains_finds_substrings() {
+        for (hay, needle, found) in [
+            (&b"/home/a/.ssh/id_rsa"[..], &b"id_rsa"[..], true),
+            (b"/home/a/.ssh/id_rsa", b"/.ssh/", true),
+            (b"id_rs", b"id_rsa", false),
+            (b"", b"", true),
+            (b"abc", b"", true),
+            (b"", b"a", false),
+            (b"aab", b"ab", true),
+            (b"abab", b"ba", true),
+            (b"abc", b"abd", false),
+        ] {
+            assert_eq!(contains(hay, needle), found, "{hay:?} {needle:?}");
+        }
     }
 
     #[test]
