@@ -102,6 +102,48 @@ struct Numbers {
 }
 
 impl Numbers {
+    /// A bitmap of the syscalls the engine reacts to, by number.
+    fn bitmap(&self) -> [u64; SYSCALL_WORDS] {
+        let mut bits = [0u64; SYSCALL_WORDS];
+        let all = [
+            self.execve,
+            self.execveat,
+            self.open,
+            self.openat,
+            self.openat2,
+            self.creat,
+            self.close,
+            self.chdir,
+            self.fchdir,
+            self.socket,
+            self.socketpair,
+            self.connect,
+            self.accept,
+            self.accept4,
+            self.bind,
+            self.dup,
+            self.dup2,
+            self.dup3,
+            self.fcntl,
+            self.pipe,
+            self.pipe2,
+            self.memfd_create,
+            self.setuid,
+            self.setgid,
+            self.setreuid,
+            self.setregid,
+            self.setresuid,
+            self.setresgid,
+            self.prctl,
+        ];
+        for nr in all.map(usize::from) {
+            if let Some(word) = bits.get_mut(nr / 64) {
+                *word |= 1 << (nr % 64);
+            }
+        }
+        bits
+    }
+
     fn new() -> Numbers {
         let nr = |name| syscall_nr(name).unwrap_or(u16::MAX);
         Numbers {
@@ -138,6 +180,8 @@ impl Numbers {
     }
 }
 
+const SYSCALL_WORDS: usize = EventKind::SYSCALL_LIMIT as usize / 64;
+
 enum Pending {
     CloseFd { pid: u32, fd: i64 },
     ThreadExit { pid: u32, tid: u32 },
@@ -152,6 +196,9 @@ pub struct StateEngine {
     groups: HashMap<u32, GroupEntry>,
     pending: Vec<Pending>,
     nr: Numbers,
+    /// [`Numbers::bitmap`]: most events (reads, writes, raw syscalls) change nothing,
+    /// and one bit test tells so before the comparisons with every number above.
+    reacts: [u64; SYSCALL_WORDS],
 }
 
 fn text(arg: Option<Arg<'_>>) -> Option<&[u8]> {
@@ -235,6 +282,7 @@ impl StateEngine {
             groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
             pending: Vec::new(),
             nr: Numbers::new(),
+            reacts: Numbers::new().bitmap(),
         };
         for entry in &snapshot.processes {
             let process = Process::from_entry(entry);
@@ -391,6 +439,13 @@ impl StateEngine {
 
     fn syscall(&mut self, event: &Event<'_>) {
         let nr = event.kind.0;
+        let reacts = self
+            .reacts
+            .get(usize::from(nr) / 64)
+            .is_some_and(|word| word >> (nr % 64) & 1 != 0);
+        if !reacts {
+            return;
+        }
         let n = self.nr;
         let args = event.args;
         if nr == n.execve || nr == n.execveat {
