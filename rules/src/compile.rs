@@ -639,24 +639,34 @@ fn eval(node: &Node, ctx: &Ctx<'_>) -> bool {
             }
         }
         Node::Check { field, op, operand } => {
-            let value = field.extract(ctx);
-            if *op == CmpOp::Exists {
-                return !matches!(value, Value::Missing);
+            let value = std::mem::ManuallyDrop::new(field.extract(ctx));
+            let matched = check_value(&value, *op, operand, ctx);
+            // Nearly every value borrows from the event or the state; only owned ones
+            // go through the (out-of-line, recursive) drop glue.
+            if matches!(*value, Value::Str(Cow::Owned(_)) | Value::Many(_)) {
+                drop(std::mem::ManuallyDrop::into_inner(value));
             }
-            let other;
-            let operand = match operand {
-                Operand::Field(f) => {
-                    other = value_operand(f.extract(ctx));
-                    match &other {
-                        Some(o) => o,
-                        None => return false,
-                    }
-                }
-                o => o,
-            };
-            check(&value, *op, operand)
+            matched
         }
     }
+}
+
+fn check_value(value: &Value<'_>, op: CmpOp, operand: &Operand, ctx: &Ctx<'_>) -> bool {
+    if op == CmpOp::Exists {
+        return !matches!(value, Value::Missing);
+    }
+    let other;
+    let operand = match operand {
+        Operand::Field(f) => {
+            other = value_operand(f.extract(ctx));
+            match &other {
+                Some(o) => o,
+                None => return false,
+            }
+        }
+        o => o,
+    };
+    check(value, op, operand)
 }
 
 fn value_operand(value: Value<'_>) -> Option<Operand> {
