@@ -344,3 +344,45 @@ fn snapshots_round_trip_through_the_engine() {
     assert_eq!((id.uid, id.euid), (0, 0));
     assert_eq!(id.args, vec![ByteString::from("-u")]);
 }
+
+#[test]
+fn a_non_blocking_connect_in_progress_names_its_socket() {
+    let mut s = Script::new();
+    s.fork(1000, 1001)
+        .exec(1001, "/usr/bin/curl", &["curl", "http://169.254.169.254/"])
+        .push(1001, "socket", 5, |a| {
+            a.uint(2).uint(0o4001).uint(0);
+        })
+        .push(1001, "connect", -115, |a| {
+            a.fd(5)
+                .sock(&SockAddr::Inet {
+                    addr: [169, 254, 169, 254],
+                    port: 80,
+                })
+                .sock(&SockAddr::Inet {
+                    addr: [10, 0, 0, 2],
+                    port: 40001,
+                });
+        })
+        .push(1001, "connect", -111, |a| {
+            a.fd(6)
+                .sock(&SockAddr::Inet {
+                    addr: [203, 0, 113, 9],
+                    port: 81,
+                })
+                .sock(&SockAddr::Inet {
+                    addr: [10, 0, 0, 2],
+                    port: 40002,
+                });
+        });
+    let engine = run(shell_snapshot(), &s, |_, _| {});
+    let curl = engine.process(1001).unwrap();
+    assert_eq!(
+        curl.fds[&5].name.as_bytes(),
+        b"10.0.0.2:40001->169.254.169.254:80"
+    );
+    assert!(
+        !curl.fds.contains_key(&6),
+        "a refused connect leaves no socket behind"
+    );
+}

@@ -26,6 +26,8 @@ type HashMap<K, V> = foldhash::HashMap<K, V>;
 const CLONE_THREAD: u64 = 0x0001_0000;
 const O_CLOEXEC: u32 = 0o2_000_000;
 const AT_FDCWD: i64 = -100;
+const EINPROGRESS: i64 = 115;
+
 /// Exited processes kept so that their children can still name their ancestors.
 const TOMBSTONES: usize = 4096;
 
@@ -455,7 +457,9 @@ impl StateEngine {
             }
             return;
         }
-        if event.ret < 0 {
+        // A non-blocking connect reports EINPROGRESS and completes later; the socket has
+        // its peer from then on (Falco treats it as a success, and so does curl).
+        if event.ret < 0 && !(nr == n.connect && event.ret == -EINPROGRESS) {
             return;
         }
         let (pid, tid, ret) = (event.pid, event.tid, event.ret);
