@@ -22,6 +22,9 @@ pub enum SetError {
     Overlap { first: PathBuf, second: PathBuf },
 }
 
+/// How far consecutive files of one rotated recording may overlap in time.
+const OVERLAP_TOLERANCE_NS: u64 = 1_000_000_000;
+
 /// One unit of replay work: where its state comes from and which event blocks follow.
 #[derive(Clone, Debug)]
 pub struct WorkUnit {
@@ -92,7 +95,12 @@ impl CaptureSet {
                 .max()
                 .unwrap_or(0);
             let b_start = b.event_blocks().map(|b| b.header.first_ts).min();
-            if b_start.is_some_and(|start| start < a_end) {
+            // CPUs share one ring, so a stream is ordered only to within microseconds
+            // and consecutive files of a rotation may overlap that much; a file given
+            // twice, or a file of another recording, overlaps by far more.
+            if a.header().start_ts == b.header().start_ts
+                || b_start.is_some_and(|start| start.saturating_add(OVERLAP_TOLERANCE_NS) < a_end)
+            {
                 return Err(SetError::Overlap {
                     first: a.path().into(),
                     second: b.path().into(),

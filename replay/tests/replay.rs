@@ -274,3 +274,11 @@ fn a_corrupt_block_is_skipped_and_reported_the_same_way_at_any_thread_count() {
     let (parallel, _) = run(std::slice::from_ref(&damaged), rules(), threads(2));
     assert_eq!(parallel, sequential);
 }
+
+#[test]
+fn a_file_given_twice_is_refused_as_an_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = capture(dir.path(), "a.case", 10_000);
+    let err = CaptureSet::open(&[&path, &path]).err().expect("refused");
+    assert!(err.to_string().contains("overlap in time"), "{err}");
+}
