@@ -8,6 +8,7 @@ pub mod error;
 pub mod probe;
 pub mod procfs;
 pub mod recorder;
+pub mod scope;
 pub mod syscalls;
 pub mod users;
 
