@@ -2,11 +2,13 @@
 //! into messages and exit codes. Each command lives in its own module.
 
 mod cat;
+mod export_cmd;
 mod info;
 mod procnames;
 mod record;
 mod replay_cmd;
 mod rules_cmd;
+mod sql_cmd;
 mod test_cmd;
 mod timespec;
 
@@ -199,6 +201,18 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
     },
+    /// Export captures as Parquet tables for SQL engines (DuckDB, Spark, Trino, Athena).
+    ///
+    /// Writes events, processes, files, connections, alerts and captures (docs/TABLES.md)
+    /// as zstd-compressed Parquet with statistics, one directory per table. Rows carry the
+    /// context the rules see (process, user, container, file descriptor), rebuilt by the
+    /// same state engine. Segments export in parallel.
+    Export(export_cmd::ExportArgs),
+    /// Query captures or exports with SQL (DataFusion).
+    ///
+    /// Capture files are queried in place, with no export step; an export directory is
+    /// read as Parquet. Without a query or --file, an interactive prompt with history.
+    Sql(sql_cmd::SqlArgs),
     /// Work with Falco-compatible rule files.
     Rules {
         #[command(subcommand)]
@@ -313,6 +327,8 @@ fn main() -> ExitCode {
             timeline: *timeline,
             quiet: *quiet,
         }),
+        Command::Export(args) => export_cmd::run(args).map(|()| false),
+        Command::Sql(args) => sql_cmd::run(args).map(|()| false),
         Command::Test {
             paths,
             junit,

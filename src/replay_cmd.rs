@@ -105,6 +105,7 @@ pub fn run(args: &ReplayArgs) -> Result<bool> {
             None => u64::MAX,
         },
         threads: args.threads,
+        ..ReplayOptions::default()
     };
     let mut writer = AlertWriter::new(args.output.as_ref(), args.json)?;
     let mut write_error = None;

@@ -9,5 +9,5 @@ pub mod fixture;
 pub mod run;
 pub mod set;
 
-pub use run::{replay, ReplayOptions, ReplayReport};
+pub use run::{replay, replay_observed, Observer, ReplayOptions, ReplayReport};
 pub use set::CaptureSet;

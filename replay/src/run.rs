@@ -12,12 +12,14 @@
 
 use crate::set::{CaptureSet, WorkUnit};
 use casefile_formats::block::DecodedBlock;
+use casefile_formats::event::Event;
 use casefile_formats::state::StateSnapshot;
 use casefile_rules::engine::{Alert, CompiledRules, Engine};
 use casefile_rules::loader::Priority;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,17 @@ pub struct ReplayOptions {
     pub to: u64,
     /// Worker threads; 1 replays sequentially; 0 uses every core.
     pub threads: usize,
+    /// Set to stop early (a query that has its rows): segments not started are
+    /// skipped, and running ones stop at their next block.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl ReplayOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for ReplayOptions {
@@ -37,6 +50,7 @@ impl Default for ReplayOptions {
             from: 0,
             to: u64::MAX,
             threads: 0,
+            cancel: None,
         }
     }
 }
@@ -95,9 +109,26 @@ impl ReplayReport {
     }
 }
 
+/// Sees every event of a replay's window right after the engine has processed it, with
+/// the alerts it raised: what exports and queries build their rows from, so they read
+/// the same state the rules did. One observer per segment; a replay hands each back
+/// with its segment, in timeline order.
+pub trait Observer: Send {
+    fn observe(&mut self, engine: &Engine, event: &Event<'_>, alerts: &[Alert]);
+
+    /// The segment is done: flush what is buffered (still on the worker's thread).
+    fn finish(&mut self) {}
+}
+
+/// Observes nothing: a plain replay.
+impl Observer for () {
+    #[inline]
+    fn observe(&mut self, _: &Engine, _: &Event<'_>, _: &[Alert]) {}
+}
+
 /// What one unit produced.
-#[derive(Default)]
-struct UnitResult {
+struct UnitResult<O> {
+    observer: O,
     alerts: Vec<Alert>,
     read: u64,
     checked: u64,
@@ -109,15 +140,32 @@ struct UnitResult {
     state_failed: bool,
 }
 
-struct Runner<'a> {
+impl<O> UnitResult<O> {
+    fn new(observer: O) -> UnitResult<O> {
+        UnitResult {
+            observer,
+            alerts: Vec::new(),
+            read: 0,
+            checked: 0,
+            skipped: Vec::new(),
+            warnings: Vec::new(),
+            engine: None,
+            state_failed: false,
+        }
+    }
+}
+
+struct Runner<'a, F> {
     set: &'a CaptureSet,
+    /// A fresh observer for a unit.
+    observer: F,
     rules: Arc<CompiledRules>,
     options: &'a ReplayOptions,
     hostname: String,
     boot_time_ns: u64,
 }
 
-impl Runner<'_> {
+impl<O: Observer, F: Fn(&WorkUnit) -> O + Sync> Runner<'_, F> {
     /// The unit's starting state, or why it has none.
     fn load_state(&self, unit: &WorkUnit) -> Result<StateSnapshot, Skipped> {
         let file = &self.set.files()[unit.file];
@@ -149,13 +197,13 @@ impl Runner<'_> {
     }
 
     /// Runs `unit`'s blocks through `engine`.
-    fn run_unit(&self, unit: &WorkUnit, mut engine: Engine, result: &mut UnitResult) {
+    fn run_unit(&self, unit: &WorkUnit, mut engine: Engine, result: &mut UnitResult<O>) {
         let file = &self.set.files()[unit.file];
         let (from, to) = (self.options.from, self.options.to);
         let mut raw = Vec::new();
         let mut decoded = DecodedBlock::default();
         for block in &unit.blocks {
-            if block.header.first_ts >= to {
+            if block.header.first_ts >= to || self.options.cancelled() {
                 break;
             }
             if let Err(e) = file.decode_events_into(block, &mut raw, &mut decoded) {
@@ -178,9 +226,14 @@ impl Runner<'_> {
                     continue;
                 }
                 result.checked += 1;
+                let before = result.alerts.len();
                 engine.process(&event, |alert| result.alerts.push(alert));
+                result
+                    .observer
+                    .observe(&engine, &event, &result.alerts[before..]);
             }
         }
+        result.observer.finish();
         result.engine = Some(engine);
     }
 
@@ -193,7 +246,7 @@ impl Runner<'_> {
         unit: &WorkUnit,
         previous: Option<Engine>,
         resync: bool,
-        result: &mut UnitResult,
+        result: &mut UnitResult<O>,
     ) -> Engine {
         if resync || previous.is_none() {
             match self.load_state(unit) {
@@ -221,8 +274,8 @@ impl Runner<'_> {
     }
 
     /// Runs one unit; see [`Runner::start`] for where its state comes from.
-    fn run(&self, unit: &WorkUnit, previous: Option<Engine>, resync: bool) -> UnitResult {
-        let mut result = UnitResult::default();
+    fn run(&self, unit: &WorkUnit, previous: Option<Engine>, resync: bool) -> UnitResult<O> {
+        let mut result = UnitResult::new((self.observer)(unit));
         let engine = self.start(unit, previous, resync, &mut result);
         self.run_unit(unit, engine, &mut result);
         result
@@ -230,8 +283,8 @@ impl Runner<'_> {
 
     /// A parallel worker: the unit from its own state block, or nothing when that block
     /// does not read (the unit then runs after the one before it).
-    fn run_independent(&self, unit: &WorkUnit) -> UnitResult {
-        let mut result = UnitResult::default();
+    fn run_independent(&self, unit: &WorkUnit) -> UnitResult<O> {
+        let mut result = UnitResult::new((self.observer)(unit));
         match self.load_state(unit) {
             Ok(snapshot) => {
                 let engine = self.engine_from(&snapshot, unit.events_before);
@@ -250,11 +303,33 @@ pub fn replay(
     rules: Arc<CompiledRules>,
     options: &ReplayOptions,
     mut on_alert: impl FnMut(&Alert),
+    on_progress: impl FnMut(u64, u64),
+) -> ReplayReport {
+    replay_observed(
+        set,
+        rules,
+        options,
+        |_| (),
+        |_, (), alerts| alerts.iter().for_each(&mut on_alert),
+        on_progress,
+    )
+}
+
+/// [`replay`] with an [`Observer`] per segment: `observer` makes one for a unit, and
+/// `on_unit` receives it back with the unit's alerts when the unit is done, units in
+/// timeline order.
+pub fn replay_observed<O: Observer>(
+    set: &CaptureSet,
+    rules: Arc<CompiledRules>,
+    options: &ReplayOptions,
+    observer: impl Fn(&WorkUnit) -> O + Sync,
+    mut on_unit: impl FnMut(&WorkUnit, O, &[Alert]),
     mut on_progress: impl FnMut(u64, u64),
 ) -> ReplayReport {
     let started = Instant::now();
     let header = set.first().header();
     let runner = Runner {
+        observer,
         set,
         rules,
         options,
@@ -298,11 +373,11 @@ pub fn replay(
         .collect();
     let total: u64 = units.iter().map(WorkUnit::events).sum();
     let mut done = 0;
-    let mut absorb = |report: &mut ReplayReport, result: UnitResult, unit: &WorkUnit| {
+    let mut absorb = |report: &mut ReplayReport, result: UnitResult<O>, unit: &WorkUnit| {
         for alert in &result.alerts {
             report.count(alert);
-            on_alert(alert);
         }
+        on_unit(unit, result.observer, &result.alerts);
         report.events_read += result.read;
         report.events_checked += result.checked;
         report.skipped.extend(result.skipped);
@@ -329,7 +404,7 @@ pub fn replay(
         let batch = report.threads * 2;
         let mut previous: Option<Engine> = None;
         for chunk in units.chunks(batch) {
-            let work = || -> Vec<UnitResult> {
+            let work = || -> Vec<UnitResult<O>> {
                 chunk
                     .par_iter()
                     .map(|unit| runner.run_independent(unit))

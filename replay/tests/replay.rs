@@ -149,6 +149,7 @@ fn a_time_window_alerts_exactly_on_the_events_inside_it() {
             from: from - boot,
             to: to - boot,
             threads: n,
+            ..ReplayOptions::default()
         };
         let (window, report) = run(std::slice::from_ref(&path), rules(), options);
         assert!(

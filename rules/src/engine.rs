@@ -193,6 +193,24 @@ impl Engine {
         self.events += 1;
     }
 
+    /// What the rules see of `event`, the last event given to [`Engine::process`]: its
+    /// process, its file descriptor and the state around them. Exports and the TUI read
+    /// their fields through this, so they agree with the rules.
+    pub fn context<'a>(&'a self, event: &'a Event<'a>) -> Ctx<'a> {
+        let process = self
+            .state
+            .process_of_thread(event.tid)
+            .or_else(|| self.state.process(event.pid));
+        Ctx {
+            event,
+            state: &self.state,
+            process,
+            fd: event_fd(event, process),
+            num: self.events,
+            boot_time_ns: self.boot_time_ns,
+        }
+    }
+
     /// Updates the state with `event`, then checks it; calls `alert` for each rule that
     /// fires, in rule-file order.
     pub fn process(&mut self, event: &Event<'_>, mut alert: impl FnMut(Alert)) {
@@ -203,18 +221,8 @@ impl Engine {
         if candidates.is_empty() {
             return;
         }
-        let process = self
-            .state
-            .process_of_thread(event.tid)
-            .or_else(|| self.state.process(event.pid));
-        let ctx = Ctx {
-            event,
-            state: &self.state,
-            process,
-            fd: event_fd(event, process),
-            num: self.events,
-            boot_time_ns: self.boot_time_ns,
-        };
+        let ctx = self.context(event);
+        let process = ctx.process;
         for &index in candidates {
             let rule = &rules.rules[index];
             let (Some(filter), Some(template)) = (&rule.filter, &rule.template) else {
