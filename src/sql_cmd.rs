@@ -43,7 +43,7 @@ Examples:
 In the prompt: \\d lists tables, \\d TABLE describes one, \\q quits.")]
 pub struct SqlArgs {
     /// A query; without it and without --file, an interactive prompt.
-    #[arg(value_name = "QUERY")]
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
     query: Option<String>,
     /// Capture files (queried in place) or one export directory.
     #[arg(long = "on", required = true, value_name = "SOURCE")]
