@@ -213,7 +213,7 @@ fn draw_alerts(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
             Span::raw(format!(
                 "{:<rule_width$}  {:<28} {}",
                 truncate(&rule, rule_width),
-                truncate(&escape(chain.join(" > ").as_bytes()), 28),
+                truncate_left(&escape(chain.join(" > ").as_bytes()), 28),
                 escape(alert.output.as_bytes())
             )),
         ]);
@@ -231,6 +231,17 @@ fn truncate(text: &str, width: usize) -> String {
     }
     let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
     out.push('…');
+    out
+}
+
+/// Keeps the end of `text`: of a process chain, the processes nearest the alert.
+fn truncate_left(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let mut out = String::from("…");
+    out.extend(text.chars().skip(count + 1 - width));
     out
 }
 
@@ -623,7 +634,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, status: Rect, keys: Rect) {
 
 fn draw_help(frame: &mut Frame<'_>) {
     let area = frame.area();
-    let width = area.width.saturating_sub(4).min(86);
+    let width = area.width.saturating_sub(4).min(100);
     let height = (KEYS.len() as u16 + 4).min(area.height.saturating_sub(2));
     let rect = Rect {
         x: area.x + (area.width.saturating_sub(width)) / 2,
