@@ -309,10 +309,11 @@ impl Analysis {
                 shared.finished.store(true, Ordering::Release);
             });
         if let Err(e) = spawned {
-            analysis
-                .out()
-                .skipped
+            let mut out = analysis.out();
+            out.skipped
                 .push(format!("could not start the analysis thread: {e}"));
+            out.tree = Some(Arc::new(ProcessTree::default()));
+            drop(out);
             analysis.finished.store(true, Ordering::Release);
         }
         analysis

@@ -248,6 +248,12 @@ impl App {
             || self.filter.as_ref().is_some_and(|f| !f.is_finished())
     }
 
+    /// Whether the background pass is over and its results taken in by [`App::tick`]
+    /// (the analysis itself may finish between a tick and a draw).
+    pub fn analysis_done(&self) -> bool {
+        self.tree.is_some()
+    }
+
     /// Waits for the background pass (tests, benchmarks), then takes its results.
     pub fn wait_for_analysis(&mut self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;

@@ -98,7 +98,7 @@ fn draw_header(frame: &mut Frame<'_>, app: &App, area: Rect) {
         )),
     ]);
     let analysis = &app.analysis;
-    let alerts = if analysis.is_finished() {
+    let alerts = if app.analysis_done() {
         format!("{} ({})", app.alerts.len(), app.rules_label)
     } else {
         format!(
@@ -163,7 +163,7 @@ fn draw_alerts(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     let height = usize::from(inner.height.saturating_sub(1));
     app.page = inner.height.saturating_sub(1);
     if app.alerts.is_empty() {
-        let text = if app.analysis.is_finished() {
+        let text = if app.analysis_done() {
             if app.analysis.rules == 0 {
                 "No rules loaded: start with --rules FILE to see alerts.".to_string()
             } else {
