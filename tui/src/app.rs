@@ -586,7 +586,7 @@ impl App {
 
     fn event_pid(&mut self, position: u64) -> Option<u32> {
         let (block, row) = self.capture.locate(position)?;
-        let rows = self.rows.rows(&self.capture, block)?;
+        let rows = self.rows.decoded(&self.capture, block)?;
         rows.decoded.event(row).map(|e| e.pid)
     }
 
@@ -679,7 +679,7 @@ impl App {
         let Some(entry) = self.capture.blocks().get(block).copied() else {
             return 0;
         };
-        let Some(rows) = self.rows.rows(&self.capture, block) else {
+        let Some(rows) = self.rows.decoded(&self.capture, block) else {
             return entry.first;
         };
         let row = rows
@@ -701,7 +701,7 @@ impl App {
 
     fn compute_detail(&mut self, position: u64) -> Option<Detail> {
         let (block, row) = self.capture.locate(position)?;
-        let rows = self.rows.rows(&self.capture, block)?;
+        let rows = self.rows.decoded(&self.capture, block)?;
         let event = rows.decoded.event(row)?;
         let boot = self.capture.boot_time_ns();
         let state = self.rows.state_at(&self.capture, position)?;
@@ -981,5 +981,17 @@ impl App {
 
     fn table_key(&mut self, key: KeyEvent) {
         self.movement(key);
+    }
+}
+
+impl Drop for App {
+    /// Background work is of no use once the investigator is gone.
+    fn drop(&mut self) {
+        self.analysis
+            .cancel
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(job) = &self.filter {
+            job.cancel();
+        }
     }
 }

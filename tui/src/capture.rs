@@ -179,7 +179,8 @@ pub fn process_name<'s>(state: &'s StateEngine, event: &Event<'_>) -> &'s [u8] {
 /// A decoded block with each event's process name.
 pub struct BlockRows {
     pub decoded: DecodedBlock,
-    /// Per event, an index into `names`.
+    /// Per event, an index into `names`; empty when the block was decoded without
+    /// naming ([`RowCache::decoded`]).
     pub name_of: Vec<u32>,
     pub names: Vec<Box<[u8]>>,
     /// Why the block could not be read, when it could not.
@@ -244,8 +245,10 @@ impl RowCache {
         }
     }
 
-    fn cached(&mut self, block: usize) -> Option<Arc<BlockRows>> {
-        let at = self.blocks.iter().position(|(b, _)| *b == block)?;
+    fn cached(&mut self, block: usize, named: bool) -> Option<Arc<BlockRows>> {
+        let at = self.blocks.iter().position(|(b, rows)| {
+            *b == block && (!named || rows.error.is_some() || !rows.name_of.is_empty())
+        })?;
         let entry = self.blocks.remove(at);
         let rows = entry.1.clone();
         self.blocks.push(entry);
@@ -262,7 +265,7 @@ impl RowCache {
 
     /// The rows of `block`, decoding it (and naming its processes) when not cached.
     pub fn rows(&mut self, capture: &Capture, block: usize) -> Option<Arc<BlockRows>> {
-        if let Some(rows) = self.cached(block) {
+        if let Some(rows) = self.cached(block, true) {
             return Some(rows);
         }
         let entry = *capture.blocks().get(block)?;
@@ -295,6 +298,32 @@ impl RowCache {
         }
         self.naming = Some(positioned);
         result
+    }
+
+    /// `block` decoded, its processes named only if it already was: for rows whose
+    /// names are known otherwise (a filter's matches keep theirs), which then cost one
+    /// block's decoding instead of a run of the state engine from the checkpoint.
+    pub fn decoded(&mut self, capture: &Capture, block: usize) -> Option<Arc<BlockRows>> {
+        if let Some(rows) = self.cached(block, false) {
+            return Some(rows);
+        }
+        capture.blocks().get(block)?;
+        let rows = Arc::new(match capture.decode(block) {
+            Ok(decoded) => BlockRows {
+                decoded,
+                name_of: Vec::new(),
+                names: Vec::new(),
+                error: None,
+            },
+            Err(e) => BlockRows {
+                decoded: DecodedBlock::default(),
+                name_of: Vec::new(),
+                names: Vec::new(),
+                error: Some(e),
+            },
+        });
+        self.insert(block, rows.clone());
+        Some(rows)
     }
 
     /// The event at `index` and the state engine just after it: what the detail pane

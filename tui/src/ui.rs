@@ -315,7 +315,13 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         let Some((block, index)) = app.capture.locate(position) else {
             continue;
         };
-        let Some(rows) = app.rows.rows(&app.capture, block) else {
+        // A match's name was kept by the filter: decoding its block is enough.
+        let rows = if name.is_some() {
+            app.rows.decoded(&app.capture, block)
+        } else {
+            app.rows.rows(&app.capture, block)
+        };
+        let Some(rows) = rows else {
             continue;
         };
         let mut line = match rows.decoded.event(index) {
@@ -660,4 +666,20 @@ fn draw_help(frame: &mut Frame<'_>) {
         ),
         rect,
     );
+}
+
+/// Draws `app` on an off-screen `width` × `height` terminal and returns the screen as
+/// lines: for benchmarks and checks that need what a user would see, without a tty.
+pub fn render_text(app: &mut App, width: u16, height: u16) -> Vec<String> {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    let Ok(mut terminal) = ratatui::Terminal::new(backend) else {
+        return Vec::new();
+    };
+    if terminal.draw(|frame| draw(frame, app)).is_err() {
+        return Vec::new();
+    }
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect()
 }
