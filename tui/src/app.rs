@@ -219,31 +219,42 @@ impl App {
     /// Takes in what background work found since the last call; true when the screen
     /// should be redrawn.
     pub fn tick(&mut self) -> bool {
-        let mut changed = false;
+        let (mut new_alerts, mut new_tree) = (false, false);
         {
             let out = self.analysis.out();
             if out.alerts.len() > self.alerts.len() {
                 self.alerts
                     .extend_from_slice(&out.alerts[self.alerts.len()..]);
-                changed = true;
+                new_alerts = true;
             }
             if self.tree.is_none() {
                 if let Some(tree) = &out.tree {
                     self.tree = Some(tree.clone());
-                    changed = true;
+                    new_tree = true;
                 }
             }
         }
-        if changed {
-            let selected = self.alert_order.get(self.alert_selected).copied();
-            self.sort_alerts();
-            if let Some(sel) = selected {
-                self.alert_selected = self.alert_order.iter().position(|&i| i == sel).unwrap_or(0);
+        if new_alerts {
+            if self.alert_sort == AlertSort::Time {
+                // The pass finds alerts in event order: the new ones go at the end, and
+                // a capture with a million alerts is not re-sorted ten times a second.
+                let known = self.alert_order.len();
+                self.alert_order.extend(known..self.alerts.len());
+            } else {
+                let selected = self.alert_order.get(self.alert_selected).copied();
+                self.sort_alerts();
+                if let Some(sel) = selected {
+                    self.alert_selected =
+                        self.alert_order.iter().position(|&i| i == sel).unwrap_or(0);
+                }
             }
+        }
+        if new_tree {
             self.rebuild_tree_rows();
         }
         // Progress lines and filling filter results move on their own.
-        changed
+        new_alerts
+            || new_tree
             || !self.analysis.is_finished()
             || self.filter.as_ref().is_some_and(|f| !f.is_finished())
     }

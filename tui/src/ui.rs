@@ -180,13 +180,16 @@ fn draw_alerts(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     } else if height > 0 && app.alert_selected >= app.alert_top + height {
         app.alert_top = app.alert_selected + 1 - height;
     }
+    // Measured on the rows shown: a capture may have a million alerts.
     let rule_width = app
-        .alerts
+        .alert_order
         .iter()
-        .map(|a| escape(a.rule.as_bytes()).chars().count())
+        .skip(app.alert_top)
+        .take(height)
+        .map(|&i| escape(app.alerts[i].rule.as_bytes()).chars().count())
         .max()
         .unwrap_or(4)
-        .min(48);
+        .clamp(4, 48);
     let mut lines = vec![Line::styled(
         format!(
             "{:<18}  {:<13} {:<rule_width$}  {:<28} output",
