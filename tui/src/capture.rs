@@ -233,7 +233,14 @@ pub struct RowCache {
     naming: Option<Positioned>,
     /// The state at the event the detail pane shows.
     detail: Option<Positioned>,
+    /// The state at the start of blocks the walks above passed, taken as the recorder
+    /// takes a checkpoint: a walk to a block starts from the nearest one before it, so
+    /// stepping back over a block boundary replays one block, not a whole segment.
+    marks: Vec<(usize, Arc<StateSnapshot>)>,
 }
+
+/// Block-start states kept; each is a snapshot of the process table.
+const MARKS: usize = 64;
 
 impl RowCache {
     pub fn new(capacity: usize) -> RowCache {
@@ -242,6 +249,48 @@ impl RowCache {
             blocks: Vec::new(),
             naming: None,
             detail: None,
+            marks: Vec::new(),
+        }
+    }
+
+    /// Remembers the state at the start of `block` (`engine` has applied every event
+    /// before it).
+    fn mark(&mut self, capture: &Capture, block: usize, engine: &StateEngine) {
+        if self.marks.iter().any(|(b, _)| *b == block) {
+            return;
+        }
+        let segment = capture.blocks()[block].segment;
+        if capture.segments()[segment].blocks.start == block {
+            return; // the segment's own checkpoint is there already
+        }
+        if self.marks.len() >= MARKS {
+            self.marks.remove(0);
+        }
+        let ts = capture.blocks()[block].info.header.first_ts;
+        self.marks.push((block, Arc::new(engine.snapshot(ts))));
+    }
+
+    /// An engine for walking to `block`: from the nearest mark at or before it in its
+    /// segment, else from the segment's checkpoint.
+    fn start_for(&self, capture: &Capture, block: usize) -> Positioned {
+        let entry = capture.blocks()[block];
+        let segment = &capture.segments()[entry.segment];
+        let mark = self
+            .marks
+            .iter()
+            .filter(|(b, _)| segment.blocks.contains(b) && *b <= block)
+            .max_by_key(|(b, _)| *b);
+        match mark {
+            Some((b, snapshot)) => Positioned {
+                segment: entry.segment,
+                next: capture.blocks()[*b].first,
+                engine: StateEngine::from_snapshot(snapshot),
+            },
+            None => Positioned {
+                segment: entry.segment,
+                next: capture.blocks()[segment.blocks.start].first,
+                engine: capture.state_engine_for(entry.segment),
+            },
         }
     }
 
@@ -272,11 +321,7 @@ impl RowCache {
         let segment = capture.segments().get(entry.segment)?;
         let mut positioned = match self.naming.take() {
             Some(p) if p.segment == entry.segment && p.next <= entry.first => p,
-            _ => Positioned {
-                segment: entry.segment,
-                next: capture.blocks()[segment.blocks.start].first,
-                engine: capture.state_engine_for(entry.segment),
-            },
+            _ => self.start_for(capture, block),
         };
         // Walk the segment up to and including `block`, keeping each block decoded on
         // the way: the screen around the target usually needs its neighbours next.
@@ -286,6 +331,7 @@ impl RowCache {
             if walked.first < positioned.next {
                 continue;
             }
+            self.mark(capture, index, &positioned.engine);
             let rows = Arc::new(name_block(capture, index, &mut positioned.engine));
             positioned.next = walked.first + walked.count();
             if index + 2 >= block {
@@ -334,17 +380,17 @@ impl RowCache {
         let reusable =
             matches!(&self.detail, Some(p) if p.segment == entry.segment && p.next <= index + 1);
         if !reusable {
-            let segment = &capture.segments()[entry.segment];
-            self.detail = Some(Positioned {
-                segment: entry.segment,
-                next: capture.blocks()[segment.blocks.start].first,
-                engine: capture.state_engine_for(entry.segment),
-            });
+            self.detail = Some(self.start_for(capture, block));
         }
-        let positioned = self.detail.as_mut()?;
+        let mut positioned = self.detail.take()?;
         while positioned.next <= index {
-            let (b, row) = capture.locate(positioned.next)?;
+            let Some((b, row)) = capture.locate(positioned.next) else {
+                break;
+            };
             let block_entry = capture.blocks()[b];
+            if row == 0 {
+                self.mark(capture, b, &positioned.engine);
+            }
             let rows = match self.blocks.iter().find(|(cached, _)| *cached == b) {
                 Some((_, rows)) => rows.clone(),
                 None => Arc::new(BlockRows {
@@ -366,7 +412,8 @@ impl RowCache {
             }
             positioned.next = block_entry.first + last as u64 + 1;
         }
-        Some(&positioned.engine)
+        self.detail = Some(positioned);
+        self.detail.as_ref().map(|p| &p.engine)
     }
 }
 

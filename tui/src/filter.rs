@@ -157,9 +157,19 @@ struct SegmentMatches {
 }
 
 fn run(capture: &Capture, job: &FilterJob) {
-    let segments: Vec<usize> = (0..capture.segments().len()).collect();
-    let chunk = rayon::current_num_threads().max(1) * 2;
-    for group in segments.chunks(chunk) {
+    let threads = rayon::current_num_threads().max(1);
+    // One segment per thread first, so the first rows show as soon as possible; then
+    // two per thread, so that a slow segment holds up fewer idle threads.
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let count = capture.segments().len();
+    while start < count {
+        let size = if start == 0 { threads } else { threads * 2 };
+        groups.push(start..(start + size).min(count));
+        start += size;
+    }
+    for group in groups {
+        let group: Vec<usize> = group.collect();
         if job.cancel.load(Ordering::Relaxed) {
             return;
         }

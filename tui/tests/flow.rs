@@ -233,10 +233,13 @@ fn lazy_reading_from_checkpoints_names_processes_as_a_full_pass_does() {
         capture.segments().len()
     );
     let mut cache = RowCache::new(3);
-    // Forward, then backward across segments, then into the middle of one.
-    for position in [
+    // Forward, then backward across segments, into the middle of one, then stepping
+    // back block by block (from the block-start states the walks remembered).
+    let back = (12_000..16_000u64).rev().step_by(333);
+    let positions = [
         0u64, 1, 499, 500, 2_100, 2_101, 19_999, 5, 10_250, 9_999, 10_001,
-    ] {
+    ];
+    for position in positions.into_iter().chain(back) {
         let (block, row) = capture.locate(position).unwrap();
         let rows = cache.rows(&capture, block).unwrap();
         assert_eq!(
