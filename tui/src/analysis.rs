@@ -65,11 +65,6 @@ impl ProcNode {
             self.start_ts = p.start_ts;
         }
     }
-
-    /// Whether the event at `position` of pid `self.pid` belongs to this process.
-    pub fn spans(&self, position: u64) -> bool {
-        position >= self.created_at && self.exited_at.is_none_or(|end| position <= end)
-    }
 }
 
 /// Every process the capture knows, linked parent to children.
