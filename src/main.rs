@@ -11,6 +11,7 @@ mod rules_cmd;
 mod sql_cmd;
 mod test_cmd;
 mod timespec;
+mod tui_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -213,6 +214,18 @@ enum Command {
     /// Capture files are queried in place, with no export step; an export directory is
     /// read as Parquet. Without a query or --file, an interactive prompt with history.
     Sql(sql_cmd::SqlArgs),
+    /// Investigate a capture interactively: alerts, timeline, process tree, detail.
+    ///
+    /// Opens at once, even on a large capture: events are read through the block
+    /// index as they come on screen, and the rules run in the background. Keys: `?`.
+    #[command(after_help = TUI_HELP)]
+    Tui {
+        /// The capture file.
+        file: PathBuf,
+        /// Rule files (Falco YAML) whose alerts the Alerts view lists; repeatable.
+        #[arg(short, long, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
     /// Work with Falco-compatible rule files.
     Rules {
         #[command(subcommand)]
@@ -270,6 +283,14 @@ events/s) and any damage skipped go to stderr.
 
 Exit status: 0 success; 1 error (unreadable file, rules with errors); 2 usage error;
 3 replayed, but damaged blocks were skipped.";
+
+const TUI_HELP: &str = "\
+Examples:
+  casefile tui samples/scarleteel/scarleteel.case -r samples/scarleteel/rules/scarleteel_rules.yaml
+  casefile tui incident.case -r falco_rules.yaml -r local.yaml
+
+Keys: 1 Alerts, 2 Timeline, 3 Processes; Enter opens; p: the process; /: filter with a
+Falco condition; t: jump to a time; ?: every key; q: quit. docs/TUI.md has a walk-through.";
 
 const TEST_HELP: &str = "\
 case.yaml:
@@ -343,6 +364,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Tui { file, rules } => tui_cmd::run(file, rules).map(|()| false),
         Command::Rules {
             command: RulesCommand::Fields,
         } => {

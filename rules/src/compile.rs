@@ -29,7 +29,7 @@ fn error(pos: Pos, message: impl Into<String>) -> CompileError {
 }
 
 /// Lists and macros, by name, as rule files define them.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Definitions {
     pub macros: HashMap<String, Expr>,
     pub lists: HashMap<String, Vec<ListItem>>,
@@ -112,6 +112,14 @@ impl Field {
             transform(value, &self.transformers)
         }
     }
+}
+
+/// Compiles a condition that is not part of a rule file (a filter typed by a user)
+/// exactly as a rule's condition compiles, with the lists and macros of `defs`.
+/// Positions in the error point into `text`; an error inside a macro names it.
+pub fn compile_condition(text: &str, defs: &Definitions) -> Result<Filter, CompileError> {
+    let expr = crate::condition::parse(text).map_err(|e| error(e.pos, e.message))?;
+    compile(&expr, defs)
 }
 
 pub fn compile(expr: &Expr, defs: &Definitions) -> Result<Filter, CompileError> {

@@ -127,6 +127,9 @@ pub struct RuleSet {
     pub diagnostics: Vec<Diagnostic>,
     /// Source text per file, for mapping condition positions to file columns.
     sources: HashMap<PathBuf, String>,
+    /// The files' lists and macros, kept so that a condition typed later (an
+    /// investigator's filter) can use them as the rules do.
+    definitions: Definitions,
 }
 
 impl RuleSet {
@@ -138,6 +141,12 @@ impl RuleSet {
 
     pub fn loaded_rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(|r| r.filter.is_some())
+    }
+
+    /// The files' lists and macros, for conditions compiled outside a rule
+    /// ([`crate::compile::compile_condition`]).
+    pub fn definitions(&self) -> &Definitions {
+        &self.definitions
     }
 }
 
@@ -719,6 +728,7 @@ fn finish(loading: Loading, mut set: RuleSet) -> RuleSet {
             template,
         });
     }
+    set.definitions = defs;
     set
 }
 

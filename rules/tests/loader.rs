@@ -179,3 +179,25 @@ fn exceptions_and_other_sources() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_condition_outside_the_files_compiles_with_their_macros_and_lists() {
+    let set = load_str(
+        "defs.yaml",
+        "- list: miners\n  items: [xmrig, containerd]\n\
+         - macro: spawned_process\n  condition: evt.type = execve\n",
+    );
+    let defs = set.definitions();
+    let filter = casefile_rules::compile::compile_condition(
+        "spawned_process and proc.name in (miners)",
+        defs,
+    )
+    .expect("compiles with the file's macro and list");
+    // The macro's `evt.type` term indexes the filter like a rule's.
+    assert_eq!(filter.event_types.map(|t| t.len()), Some(1));
+    let err = casefile_rules::compile::compile_condition("proc.name in (unknown_list) and", defs)
+        .unwrap_err();
+    assert!(err.pos.col > 1, "the error points into the text: {err}");
+    let err = casefile_rules::compile::compile_condition("proc.nmae = x", defs).unwrap_err();
+    assert!(err.message.contains("proc.nmae"), "{err}");
+}
