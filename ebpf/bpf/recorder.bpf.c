@@ -199,6 +199,18 @@ static __always_inline void finish(struct builder *b, __u32 slot)
 /* Fixed-size items may start anywhere below this: the largest is 1 + SOCKADDR_MAX. */
 #define FIXED_LIMIT (SCRATCH_SIZE - SOCKADDR_MAX - 8)
 
+/* Numbers go in with one unaligned store each (x86 and the verifier allow it for map
+ * values); __builtin_memcpy at an unknown alignment is eight byte stores and shifts. */
+static __always_inline void store_u64(__u8 *p, __u64 v)
+{
+	*(__u64 *)p = v;
+}
+
+static __always_inline void store_u16(__u8 *p, __u16 v)
+{
+	*(__u16 *)p = v;
+}
+
 static __always_inline void put_absent(struct builder *b)
 {
 	__u64 off = b->off;
@@ -215,7 +227,7 @@ static __always_inline void put_num(struct builder *b, __u8 type, __u64 v)
 	if (off > FIXED_LIMIT)
 		return;
 	b->buf[off] = type;
-	__builtin_memcpy(&b->buf[off + 1], &v, 8);
+	store_u64(&b->buf[off + 1], v);
 	b->off = off + 9;
 	b->nparams++;
 }
@@ -230,7 +242,7 @@ static __always_inline void seal_var(struct builder *b, __u64 off, __u8 type, __
 {
 	__u16 len16 = len;
 	b->buf[off] = type;
-	__builtin_memcpy(&b->buf[off + 1], &len16, 2);
+	store_u16(&b->buf[off + 1], len16);
 	b->off = off + 3 + len16;
 	b->nparams++;
 }
