@@ -518,15 +518,16 @@ static __always_inline void put_failed_exec(struct builder *b, __u64 filename, _
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!in_scope(pid_tgid >> 32))
-		return 0;
 	/* tp_btf hands a trusted pt_regs pointer: plain loads, no probe-read helper calls
-	 * (which cost more than the rest of a small record). */
+	 * (which cost more than the rest of a small record). The syscall set is checked
+	 * first: it needs no helper call, so a syscall outside it costs the least. */
 	long nr = regs->orig_ax;
 	if (nr < 0 || nr >= SYSCALL_LIMIT)
 		return 0;
 	if (!(syscall_mask[(nr >> 6) & (SYSCALL_LIMIT / 64 - 1)] & (1ULL << (nr & 63))))
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!in_scope(pid_tgid >> 32))
 		return 0;
 	struct builder bld;
 	struct builder *b = &bld;
