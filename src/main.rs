@@ -12,6 +12,7 @@ mod sql_cmd;
 mod test_cmd;
 mod timespec;
 mod tui_cmd;
+mod tui_sql;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -222,7 +223,8 @@ enum Command {
     Tui {
         /// The capture file.
         file: PathBuf,
-        /// Rule files (Falco YAML) whose alerts the Alerts view lists; repeatable.
+        /// Rule files (Falco YAML) whose alerts the Alerts view lists; repeatable. Without
+        /// it, casefile's bundled container-attack rules (the SCARLETEEL sample's).
         #[arg(short, long, value_name = "PATH")]
         rules: Vec<PathBuf>,
     },

@@ -2,23 +2,35 @@
 //! interactive investigator in `casefile-tui`.
 
 use crate::timespec::parse_time;
+use crate::tui_sql::{CaptureSql, SharedSql};
 use anyhow::{bail, Context, Result};
 use casefile_rules::engine::CompiledRules;
-use casefile_rules::loader::load_files;
+use casefile_rules::loader::{load_files, load_str};
+use casefile_tui::ext::Extensions;
 use casefile_tui::{App, AppOptions, Capture};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The rules the Alerts view uses when none are given: Falco-syntax rules for attacks
+/// on containers (web shell, metadata credential theft, dropped binaries, miners, log
+/// tampering), written for and tested on the SCARLETEEL sample.
+const BUNDLED_RULES: &str = include_str!("../samples/scarleteel/rules/scarleteel_rules.yaml");
+const BUNDLED_RULES_NAME: &str = "bundled:scarleteel_rules.yaml";
 
 pub fn run(file: &Path, rules: &[PathBuf]) -> Result<()> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!("casefile tui needs a terminal (use `casefile cat` or `casefile replay` in scripts)");
     }
     let mut options = AppOptions::default();
-    if !rules.is_empty() {
+    {
         // As `replay` does: a rule file with errors is refused whole, since a rule that
         // silently did not load would hide alerts.
-        let set = load_files(rules);
+        let set = if rules.is_empty() {
+            load_str(BUNDLED_RULES_NAME, BUNDLED_RULES)
+        } else {
+            load_files(rules)
+        };
         let errors: Vec<String> = set
             .errors()
             .map(|d| casefile_formats::text::escape(d.to_string().as_bytes()).into_owned())
@@ -35,11 +47,15 @@ pub fn run(file: &Path, rules: &[PathBuf]) -> Result<()> {
         options.rules_label = format!(
             "{} rules from {}",
             compiled.rules().len(),
-            rules
-                .iter()
-                .map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(", ")
+            if rules.is_empty() {
+                "casefile's bundled container-attack rules".to_string()
+            } else {
+                rules
+                    .iter()
+                    .map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         );
         options.rules = Arc::new(compiled);
     }
@@ -50,6 +66,13 @@ pub fn run(file: &Path, rules: &[PathBuf]) -> Result<()> {
     options.parse_time = Some(Box::new(move |text: &str| {
         parse_time(text, boot, start).map_err(|e| format!("{e:#}"))
     }));
+    let sql = SharedSql(Arc::new(
+        CaptureSql::open(file, options.rules.clone()).context("opening the capture for SQL")?,
+    ));
+    options.extensions = Extensions {
+        sql: Some(Box::new(sql.clone())),
+        activity: Some(Box::new(sql)),
+    };
     let mut app = App::new(capture, options);
     casefile_tui::terminal::run(&mut app).context("terminal")?;
     Ok(())

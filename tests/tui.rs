@@ -130,6 +130,16 @@ fn the_binary_opens_the_sample_and_walks_to_the_first_alert() {
     );
     assert!(screen.contains("Process and ancestors"), "{screen}");
 
+    // The SQL console runs on the open capture: the pool connection by its port.
+    session.keys(&[":"]);
+    session.keys(&[
+        "-l",
+        "SELECT proc_name, exepath, remote_ip FROM connections WHERE remote_port = 3333",
+    ]);
+    session.keys(&["Enter"]);
+    let screen = session.wait_for("the SQL result", |s| s.contains("198.51.100.23"));
+    assert!(screen.contains("/root/.configure/containerd"), "{screen}");
+
     session.keys(&["q"]);
     let screen = session.wait_for("casefile to exit", |s| s.contains("casefile-exited:"));
     assert!(screen.contains("casefile-exited:0"), "{screen}");
