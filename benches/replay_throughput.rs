@@ -8,7 +8,7 @@
 //! `../shared/corpus/falco/falco_rules.yaml`.
 
 use casefile_formats::writer::WriterOptions;
-use casefile_replay::fixture::write_synthetic_capture;
+use casefile_replay::fixture::bench_capture;
 use casefile_replay::{replay, CaptureSet, ReplayOptions};
 use casefile_rules::engine::CompiledRules;
 use casefile_rules::loader::load_files;
@@ -29,28 +29,8 @@ fn main() {
         );
         return;
     }
-    let capture = match std::env::var_os("CASEFILE_BENCH_CAPTURE") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let dir = root.join("target/bench-data");
-            let path = dir.join(format!("synthetic-{EVENTS}.case"));
-            if !path.exists() {
-                std::fs::create_dir_all(&dir).expect("bench-data directory");
-                let partial = dir.join("synthetic.partial");
-                let _ = std::fs::remove_file(&partial);
-                eprintln!(
-                    "writing a {EVENTS}-event synthetic capture to {} …",
-                    path.display()
-                );
-                let started = Instant::now();
-                write_synthetic_capture(&partial, EVENTS, 42, WriterOptions::default())
-                    .expect("writes the capture");
-                std::fs::rename(&partial, &path).expect("renames");
-                eprintln!("written in {:.1}s", started.elapsed().as_secs_f64());
-            }
-            path
-        }
-    };
+    let capture =
+        bench_capture(&root.join("target/bench-data"), EVENTS).expect("the bench capture");
     let set = CaptureSet::open(&[&capture]).expect("opens the capture");
     let size = std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
     let segments = set.work_units().len();

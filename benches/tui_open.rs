@@ -10,7 +10,7 @@
 //! background pass when `../shared/corpus/falco/falco_rules.yaml` exists.
 
 use casefile_formats::writer::WriterOptions;
-use casefile_replay::fixture::write_synthetic_capture;
+use casefile_replay::fixture::bench_capture;
 use casefile_rules::engine::CompiledRules;
 use casefile_rules::loader::load_files;
 use casefile_tui::ui::render_text;
@@ -23,24 +23,7 @@ use std::time::{Duration, Instant};
 const EVENTS: u64 = 20_000_000;
 
 fn capture_path(root: &Path) -> PathBuf {
-    if let Some(path) = std::env::var_os("CASEFILE_BENCH_CAPTURE") {
-        return PathBuf::from(path);
-    }
-    let dir = root.join("target/bench-data");
-    let path = dir.join(format!("synthetic-{EVENTS}.case"));
-    if !path.exists() {
-        std::fs::create_dir_all(&dir).expect("bench-data directory");
-        let partial = dir.join("synthetic.partial");
-        let _ = std::fs::remove_file(&partial);
-        eprintln!(
-            "writing a {EVENTS}-event synthetic capture to {} …",
-            path.display()
-        );
-        write_synthetic_capture(&partial, EVENTS, 42, WriterOptions::default())
-            .expect("writes the capture");
-        std::fs::rename(&partial, &path).expect("renames");
-    }
-    path
+    bench_capture(&root.join("target/bench-data"), EVENTS).expect("the bench capture")
 }
 
 fn load_average() -> String {

@@ -32,3 +32,25 @@ pub fn write_synthetic_capture(
     }
     writer.finish_and_sync()
 }
+
+/// The benchmarks' capture: `CASEFILE_BENCH_CAPTURE` when set, else the seeded synthetic
+/// capture of `events` events cached under `dir` (written once, through a partial file
+/// renamed into place, so an interrupted write is never taken for a whole one).
+pub fn bench_capture(dir: &Path, events: u64) -> Result<std::path::PathBuf, FormatError> {
+    if let Some(path) = std::env::var_os("CASEFILE_BENCH_CAPTURE") {
+        return Ok(path.into());
+    }
+    let path = dir.join(format!("synthetic-{events}.case"));
+    if !path.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| FormatError::io(dir, e))?;
+        let partial = dir.join("synthetic.partial");
+        let _ = std::fs::remove_file(&partial);
+        eprintln!(
+            "writing a {events}-event synthetic capture to {} …",
+            path.display()
+        );
+        write_synthetic_capture(&partial, events, 42, WriterOptions::default())?;
+        std::fs::rename(&partial, &path).map_err(|e| FormatError::io(&path, e))?;
+    }
+    Ok(path)
+}

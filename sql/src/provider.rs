@@ -116,10 +116,14 @@ fn time_bounds(filters: &[Expr], boot_time_ns: u64) -> (u64, Option<u64>) {
         Some(ns - i128::from(boot_time_ns))
     };
     let clamp = |ns: i128| ns.clamp(0, i128::from(u64::MAX)) as u64;
-    for filter in filters {
-        let Some((op, value)) = time_comparison(filter) else {
-            continue;
-        };
+    let comparisons = filters.iter().flat_map(|filter| match filter {
+        Expr::Between(between) if !between.negated => [
+            time_comparison(&between.expr.clone().gt_eq((*between.low).clone())),
+            time_comparison(&between.expr.clone().lt_eq((*between.high).clone())),
+        ],
+        other => [time_comparison(other), None],
+    });
+    for (op, value) in comparisons.flatten() {
         let Some(ns) = wall(&value) else {
             continue;
         };
@@ -184,9 +188,12 @@ impl TableProvider for EventsTable {
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| match time_comparison(f) {
-                Some(_) => TableProviderFilterPushDown::Inexact,
-                None => TableProviderFilterPushDown::Unsupported,
+            .map(|f| match (f, time_comparison(f)) {
+                (_, Some(_)) => TableProviderFilterPushDown::Inexact,
+                (Expr::Between(b), None) if matches!(&*b.expr, Expr::Column(c) if c.name == "time") => {
+                    TableProviderFilterPushDown::Inexact
+                }
+                _ => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
     }
@@ -425,5 +432,7 @@ mod tests {
         ];
         assert_eq!(time_bounds(&filters, 1_000_000), (500, Some(1_000_001)));
         assert_eq!(time_bounds(&[], 1_000_000), (0, None));
+        let between = col("time").between(at(1_000_100), at(1_000_200));
+        assert_eq!(time_bounds(&[between], 1_000_000), (100, Some(201)));
     }
 }
