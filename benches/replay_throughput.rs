@@ -7,14 +7,12 @@
 //! `CASEFILE_BENCH_CAPTURE=FILE` to replay a recorded capture instead. Needs
 //! `../shared/corpus/falco/falco_rules.yaml`.
 
-use casefile_formats::writer::WriterOptions;
 use casefile_replay::fixture::bench_capture;
 use casefile_replay::{replay, CaptureSet, ReplayOptions};
 use casefile_rules::engine::CompiledRules;
 use casefile_rules::loader::load_files;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 const EVENTS: u64 = 20_000_000;
 const ROUNDS: usize = 2;

@@ -9,7 +9,6 @@
 //! `CASEFILE_BENCH_CAPTURE=FILE` uses another. Falco's stable rules are loaded for the
 //! background pass when `../shared/corpus/falco/falco_rules.yaml` exists.
 
-use casefile_formats::writer::WriterOptions;
 use casefile_replay::fixture::bench_capture;
 use casefile_rules::engine::CompiledRules;
 use casefile_rules::loader::load_files;
