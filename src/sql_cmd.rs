@@ -126,7 +126,7 @@ pub async fn run_statements(
     format: Format,
     out: &mut impl Write,
 ) -> Result<()> {
-    let statements = DFParser::parse_sql(sql).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let statements = DFParser::parse_sql(sql).map_err(|e| located(sql, &e.to_string()))?;
     let timing = std::io::stderr().is_terminal();
     for statement in statements {
         let started = Instant::now();
@@ -149,6 +149,24 @@ pub async fn run_statements(
         }
     }
     Ok(())
+}
+
+/// The parser's error with the line it points at and a caret under the column, when it
+/// names one (`… at Line: 2, Column: 8`).
+fn located(sql: &str, message: &str) -> anyhow::Error {
+    let position = message.rsplit_once("Line: ").and_then(|(_, rest)| {
+        let (line, rest) = rest.split_once(", Column: ")?;
+        let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((line.parse::<usize>().ok()?, column.parse::<usize>().ok()?))
+    });
+    let Some((line, column)) = position else {
+        return anyhow::anyhow!("{message}");
+    };
+    let Some(text) = sql.lines().nth(line.saturating_sub(1)) else {
+        return anyhow::anyhow!("{message}");
+    };
+    let caret = " ".repeat(column.saturating_sub(1));
+    anyhow::anyhow!("{message}\n  {line:>4} | {text}\n       | {caret}^")
 }
 
 /// Strings from the observed host with control characters escaped, so results cannot
@@ -287,6 +305,19 @@ async fn prompt(ctx: &SessionContext, format: Format) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_errors_point_at_their_line_and_column() {
+        let message = located(
+            "SELECT pid\nFROM events WHER pid = 1",
+            "SQL error: ParserError(\"Expected: end of statement, found: pid at Line: 2, Column: 18\")",
+        )
+        .to_string();
+        assert!(
+            message.ends_with("   2 | FROM events WHER pid = 1\n       |                  ^"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn table_output_escapes_control_characters() {
