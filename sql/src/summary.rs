@@ -20,6 +20,7 @@ use casefile_rules::fields::{Ctx, EventFd};
 use casefile_rules::state::{resolve_path, Process, StateEngine};
 use casefile_rules::state::{FdKind, Role};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -105,11 +106,11 @@ struct Exit {
     signal: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct FileKey {
     pid: u32,
-    exepath: String,
-    path: String,
+    exepath: Vec<u8>,
+    path: Vec<u8>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -151,10 +152,10 @@ impl FileCounts {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct ConnKey {
     pid: u32,
-    exepath: String,
+    exepath: Vec<u8>,
     l4proto: u8,
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
@@ -201,13 +202,65 @@ struct AlertRow {
     fd_name: Option<String>,
 }
 
+/// Rows found by a hash of their key, so that the key is built (allocated) only for a
+/// new row, not for every event that counts towards one. The hash has a fixed seed:
+/// summaries of different segments merge by it.
+struct Keyed<K, V> {
+    buckets: HashMap<u64, Vec<(K, V)>, foldhash::fast::RandomState>,
+}
+
+impl<K, V> Default for Keyed<K, V> {
+    fn default() -> Self {
+        Keyed {
+            buckets: HashMap::default(),
+        }
+    }
+}
+
+fn key_hash(parts: impl FnOnce(&mut dyn Hasher)) -> u64 {
+    let mut hasher = foldhash::fast::FixedState::with_seed(0x6361_7365_6669_6c65).build_hasher();
+    parts(&mut hasher);
+    hasher.finish()
+}
+
+impl<K: PartialEq, V> Keyed<K, V> {
+    /// The row of the key `is` recognizes, made by `make` when there is none.
+    fn get(&mut self, hash: u64, is: impl Fn(&K) -> bool, make: impl FnOnce() -> (K, V)) -> &mut V {
+        let bucket = self.buckets.entry(hash).or_default();
+        let index = match bucket.iter().position(|(k, _)| is(k)) {
+            Some(i) => i,
+            None => {
+                bucket.push(make());
+                bucket.len() - 1
+            }
+        };
+        &mut bucket[index].1
+    }
+
+    fn merge(&mut self, other: Keyed<K, V>, combine: impl Fn(&mut V, &V)) {
+        for (hash, entries) in other.buckets {
+            let bucket = self.buckets.entry(hash).or_default();
+            for (key, value) in entries {
+                match bucket.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, mine)) => combine(mine, &value),
+                    None => bucket.push((key, value)),
+                }
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.buckets.values().flatten().map(|(k, v)| (k, v))
+    }
+}
+
 /// What one segment (or, merged, the whole capture set) says for the summary tables.
 #[derive(Default)]
 pub struct Summary {
     images: Vec<Image>,
     exits: Vec<Exit>,
-    files: HashMap<FileKey, FileCounts>,
-    conns: HashMap<ConnKey, ConnCounts>,
+    files: Keyed<FileKey, FileCounts>,
+    conns: Keyed<ConnKey, ConnCounts>,
     alerts: Vec<AlertRow>,
     /// Drops recorded in each file of the set (by index).
     drops: HashMap<usize, u64>,
@@ -292,8 +345,7 @@ impl Summary {
             Op::None => {}
             Op::Exec if ret == 0 => {
                 self.images.push(Image::new(ctx.state, process, "exec", ns));
-                let path = lossy(process.exepath.as_bytes());
-                self.file(process, path, ns).execs += 1;
+                self.file(process, process.exepath.as_bytes(), ns).execs += 1;
             }
             Op::Open => match &ctx.fd {
                 Some(EventFd::Known(_, fd)) if ret >= 0 => {
@@ -304,7 +356,7 @@ impl Summary {
                         _ if event.kind.name() == "creat" => O_TRUNC | 1,
                         _ => 0,
                     };
-                    let counts = self.file(process, lossy(fd.name.as_bytes()), ns);
+                    let counts = self.file(process, fd.name.as_bytes(), ns);
                     counts.opens += 1;
                     if flags & O_ACCMODE != 0 {
                         counts.opens_write += 1;
@@ -314,7 +366,7 @@ impl Summary {
                     }
                 }
                 Some(EventFd::FailedOpen(path)) => {
-                    self.file(process, lossy(path.as_bytes()), ns).failed_opens += 1;
+                    self.file(process, path.as_bytes(), ns).failed_opens += 1;
                 }
                 _ => {}
             },
@@ -337,7 +389,7 @@ impl Summary {
                         counts.bytes_sent += bytes;
                     }
                 } else if matches!(fd.kind, FdKind::File | FdKind::Memfd) {
-                    let counts = self.file(process, lossy(fd.name.as_bytes()), ns);
+                    let counts = self.file(process, fd.name.as_bytes(), ns);
                     if inbound {
                         counts.reads += 1;
                         counts.bytes_read += bytes;
@@ -363,7 +415,7 @@ impl Summary {
             }
             Op::Rename | Op::Unlink | Op::Chmod | Op::Truncate if ret == 0 => {
                 for path in paths_of(ctx, process) {
-                    let counts = self.file(process, path, ns);
+                    let counts = self.file(process, &path, ns);
                     match op(event.kind) {
                         Op::Rename => counts.renames += 1,
                         Op::Unlink => counts.unlinks += 1,
@@ -376,18 +428,32 @@ impl Summary {
         }
     }
 
-    fn file(&mut self, process: &Process, path: String, ns: u64) -> &mut FileCounts {
-        let key = FileKey {
-            pid: process.pid,
-            exepath: lossy(process.exepath.as_bytes()),
-            path,
-        };
-        let counts = self.files.entry(key).or_insert_with(|| FileCounts {
-            name: lossy(process.comm.as_bytes()),
-            container_id: nonempty(&process.container_id),
-            first_ns: ns,
-            ..FileCounts::default()
+    fn file(&mut self, process: &Process, path: &[u8], ns: u64) -> &mut FileCounts {
+        let (pid, exepath) = (process.pid, process.exepath.as_bytes());
+        let hash = key_hash(|h| {
+            h.write_u32(pid);
+            h.write(exepath);
+            h.write_u8(0);
+            h.write(path);
         });
+        let counts = self.files.get(
+            hash,
+            |k| k.pid == pid && k.exepath == exepath && k.path == path,
+            || {
+                let key = FileKey {
+                    pid,
+                    exepath: exepath.to_vec(),
+                    path: path.to_vec(),
+                };
+                let counts = FileCounts {
+                    name: lossy(process.comm.as_bytes()),
+                    container_id: nonempty(&process.container_id),
+                    first_ns: ns,
+                    ..FileCounts::default()
+                };
+                (key, counts)
+            },
+        );
         counts.last_ns = counts.last_ns.max(ns);
         counts
     }
@@ -398,19 +464,40 @@ impl Summary {
         socket: &casefile_rules::state::Socket,
         ns: u64,
     ) -> &mut ConnCounts {
-        let key = ConnKey {
-            pid: process.pid,
-            exepath: lossy(process.exepath.as_bytes()),
-            l4proto: socket.l4proto,
-            local: socket.local,
-            remote: socket.remote,
-        };
-        let counts = self.conns.entry(key).or_insert_with(|| ConnCounts {
-            name: lossy(process.comm.as_bytes()),
-            container_id: nonempty(&process.container_id),
-            first_ns: ns,
-            ..ConnCounts::default()
+        let (pid, exepath) = (process.pid, process.exepath.as_bytes());
+        let hash = key_hash(|mut h| {
+            h.write_u32(pid);
+            h.write(exepath);
+            h.write_u8(socket.l4proto);
+            socket.local.hash(&mut h);
+            socket.remote.hash(&mut h);
         });
+        let counts = self.conns.get(
+            hash,
+            |k| {
+                k.pid == pid
+                    && k.l4proto == socket.l4proto
+                    && k.local == socket.local
+                    && k.remote == socket.remote
+                    && k.exepath == exepath
+            },
+            || {
+                let key = ConnKey {
+                    pid,
+                    exepath: exepath.to_vec(),
+                    l4proto: socket.l4proto,
+                    local: socket.local,
+                    remote: socket.remote,
+                };
+                let counts = ConnCounts {
+                    name: lossy(process.comm.as_bytes()),
+                    container_id: nonempty(&process.container_id),
+                    first_ns: ns,
+                    ..ConnCounts::default()
+                };
+                (key, counts)
+            },
+        );
         counts.direction = match socket.role {
             Role::Client => Some("outbound"),
             Role::Server => Some("inbound"),
@@ -424,22 +511,8 @@ impl Summary {
     pub fn merge(&mut self, other: Summary) {
         self.images.extend(other.images);
         self.exits.extend(other.exits);
-        for (key, counts) in other.files {
-            match self.files.get_mut(&key) {
-                Some(mine) => mine.merge(&counts),
-                None => {
-                    self.files.insert(key, counts);
-                }
-            }
-        }
-        for (key, counts) in other.conns {
-            match self.conns.get_mut(&key) {
-                Some(mine) => mine.merge(&counts),
-                None => {
-                    self.conns.insert(key, counts);
-                }
-            }
-        }
+        self.files.merge(other.files, FileCounts::merge);
+        self.conns.merge(other.conns, ConnCounts::merge);
         self.alerts.extend(other.alerts);
         for (file, n) in other.drops {
             *self.drops.entry(file).or_default() += n;
@@ -523,15 +596,20 @@ impl Summary {
     fn files_batch(&self) -> Result<RecordBatch, ArrowError> {
         let mut rows: Vec<_> = self.files.iter().collect();
         rows.sort_by(|a, b| {
-            (a.1.first_ns, &a.0.path, a.0.pid).cmp(&(b.1.first_ns, &b.0.path, b.0.pid))
+            (a.1.first_ns, &a.0.path, a.0.pid, &a.0.exepath).cmp(&(
+                b.1.first_ns,
+                &b.0.path,
+                b.0.pid,
+                &b.0.exepath,
+            ))
         });
         let mut c = Columns::new(Table::Files);
         for (key, n) in rows {
             c.u32(key.pid);
             c.str(&n.name);
-            c.str(&key.exepath);
+            c.str(&String::from_utf8_lossy(&key.exepath));
             c.opt_str(n.container_id.as_deref());
-            c.str(&key.path);
+            c.str(&String::from_utf8_lossy(&key.path));
             for v in [
                 n.opens,
                 n.opens_write,
@@ -556,12 +634,12 @@ impl Summary {
 
     fn connections_batch(&self) -> Result<RecordBatch, ArrowError> {
         let mut rows: Vec<_> = self.conns.iter().collect();
-        rows.sort_by_key(|(key, n)| (n.first_ns, key.pid));
+        rows.sort_by_key(|(key, n)| (n.first_ns, key.pid, key.local, key.remote));
         let mut c = Columns::new(Table::Connections);
         for (key, n) in rows {
             c.u32(key.pid);
             c.str(&n.name);
-            c.str(&key.exepath);
+            c.str(&String::from_utf8_lossy(&key.exepath));
             c.opt_str(n.container_id.as_deref());
             c.opt_str(l4proto_name(key.l4proto).as_deref());
             c.opt_str(n.direction);
@@ -622,7 +700,7 @@ fn has_address(socket: &casefile_rules::state::Socket) -> bool {
 
 /// The paths a rename, unlink, chmod or truncate names, resolved against its directory
 /// descriptor or the process's working directory.
-fn paths_of(ctx: &Ctx<'_>, process: &Process) -> Vec<String> {
+fn paths_of(ctx: &Ctx<'_>, process: &Process) -> Vec<Vec<u8>> {
     let event = ctx.event;
     let info = kind_info(event.kind);
     let arg_at = |name: &str| {
@@ -650,13 +728,13 @@ fn paths_of(ctx: &Ctx<'_>, process: &Process) -> Vec<String> {
     for (path_param, dir_param) in pairs {
         if let Some(Arg::Str(path)) = arg_at(path_param) {
             let base = base_of(dir_param);
-            out.push(lossy(resolve_path(&base, path).as_bytes()));
+            out.push(resolve_path(&base, path).as_bytes().to_vec());
         }
     }
     if out.is_empty() {
         if let Some(Arg::Fd(fd)) = arg_at("fd") {
             if let Some(f) = process.fds.get(&fd) {
-                out.push(lossy(f.name.as_bytes()));
+                out.push(f.name.as_bytes().to_vec());
             }
         }
     }
