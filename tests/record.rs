@@ -478,8 +478,11 @@ fn session_process_group_and_tty_match_proc() {
     let d = dir.path();
     std::fs::write(d.join("ids.py"), IDS).unwrap();
     // setsid gives the python a session and process group of its own, not the shell's.
+    // (A python found on PATH may be a wrapper script that runs it later.)
     let script = format!(
-        "python3 {d}/ids.py {d}/plain\nsetsid python3 {d}/ids.py {d}/own-session\n",
+        "/usr/bin/python3 {d}/ids.py {d}/plain\n\
+         setsid /usr/bin/python3 {d}/ids.py {d}/own-session\n\
+         script -qec '/usr/bin/python3 {d}/ids.py {d}/on-a-pty' /dev/null\n",
         d = d.display()
     );
     let capture = d.join("ids.case");
@@ -490,7 +493,17 @@ fn session_process_group_and_tty_match_proc() {
         String::from_utf8_lossy(&out.stderr)
     );
     let events = read_events(&capture);
-    for name in ["plain", "own-session"] {
+    // script(1) runs it on a pseudo-terminal of its own, when script is installed.
+    let has_script = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let names: &[&str] = if has_script {
+        &["plain", "own-session", "on-a-pty"]
+    } else {
+        &["plain", "own-session"]
+    };
+    for &name in names {
         let out_file = d.join(name);
         let proc_ids: Vec<u64> = std::fs::read_to_string(&out_file)
             .unwrap()
@@ -502,6 +515,7 @@ fn session_process_group_and_tty_match_proc() {
             .find(|e| {
                 e.kind == kind("execve")
                     && e.ret == 0
+                    && argv(e, 2).first().is_some_and(|a| a == b"/usr/bin/python3")
                     && argv(e, 2).last().is_some_and(|a| a == bytes(&out_file))
             })
             .expect("execve of python");
@@ -517,6 +531,9 @@ fn session_process_group_and_tty_match_proc() {
         );
         if name == "own-session" {
             assert_eq!(proc_ids[1], u64::from(exec.pid), "setsid: its own session");
+        }
+        if name == "on-a-pty" {
+            assert_ne!(proc_ids[2], 0, "a controlling terminal");
         }
     }
 }
