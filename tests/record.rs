@@ -201,7 +201,13 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
         .expect("execve of /bin/echo with its argv");
     assert_eq!(echo.ret, 0);
     assert_eq!(str_arg(echo, 0), Some(&b"/bin/echo"[..]));
-    assert_eq!(str_arg(echo, 1), Some(&b"/bin/echo"[..]), "exepath");
+    // The kernel's path of the file run: /bin may be a symlink to /usr/bin.
+    let echo_path = std::fs::canonicalize("/bin/echo").unwrap();
+    assert_eq!(
+        str_arg(echo, 1),
+        Some(echo_path.as_os_str().as_encoded_bytes()),
+        "exepath"
+    );
     let fork = events
         .iter()
         .find(|e| {
@@ -351,6 +357,184 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
         "container-marker",
     ] {
         assert!(text.contains(needle), "cat output lacks {needle}");
+    }
+}
+
+/// A bind mount of `source` on `target`, undone on drop.
+struct BindMount(PathBuf);
+
+impl BindMount {
+    fn new(source: &Path, target: &Path) -> BindMount {
+        std::fs::create_dir_all(target).unwrap();
+        let status = Command::new("mount")
+            .arg("--bind")
+            .arg(source)
+            .arg(target)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount --bind {}", target.display());
+        BindMount(target.to_path_buf())
+    }
+}
+
+impl Drop for BindMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+#[test]
+fn exec_paths_and_the_working_directory_come_from_the_kernel() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(dir.path()).unwrap();
+    let env = std::fs::canonicalize("/usr/bin/env").unwrap();
+    let true_ = std::fs::canonicalize("/bin/true").unwrap();
+    // A symlink to env, and /usr/bin seen through a bind mount in the test directory.
+    std::os::unix::fs::symlink(&env, d.join("link-to-env")).unwrap();
+    let bound = d.join("bound bin");
+    let _bind = BindMount::new(env.parent().unwrap(), &bound);
+    let work = d.join("work dir");
+    std::fs::create_dir(&work).unwrap();
+    // Each env execs its argument at once in the same process, so by the time anything
+    // could read /proc/PID/exe it shows the next program, or the process is gone.
+    let script = format!(
+        "'{d}/link-to-env' true marker-symlink\n\
+         '{bound}/env' '{bound}/true' marker-bind\n\
+         cd '{work}' && exec /bin/true marker-cwd\n",
+        d = d.display(),
+        bound = bound.display(),
+        work = work.display(),
+    );
+    let capture = d.join("paths.case");
+    let out = record_command(&[], &capture, &["sh", "-c", &script]);
+    assert!(
+        out.status.success(),
+        "record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = read_events(&capture);
+    let exec_with = |argv0: &[u8], marker: &[u8]| {
+        events
+            .iter()
+            .find(|e| {
+                e.kind == kind("execve")
+                    && e.ret == 0
+                    && argv(e, 2).first().is_some_and(|a| a == argv0)
+                    && argv(e, 2).last().is_some_and(|a| a == marker)
+            })
+            .unwrap_or_else(|| panic!("execve of {}", String::from_utf8_lossy(argv0)))
+    };
+    // Through the symlink: the file it names, not the link, nor what runs next.
+    let link = d.join("link-to-env");
+    let via_link = exec_with(bytes(&link), b"marker-symlink");
+    assert_eq!(
+        str_arg(via_link, 1),
+        Some(bytes(&env)),
+        "exepath via a symlink"
+    );
+    let then_true = exec_with(b"true", b"marker-symlink");
+    assert_eq!(then_true.pid, via_link.pid);
+    assert_eq!(str_arg(then_true, 1), Some(bytes(&true_)));
+    // Through the bind mount: the path on the mount the process used.
+    let bound_env = bound.join("env");
+    let via_bind = exec_with(bytes(&bound_env), b"marker-bind");
+    assert_eq!(
+        str_arg(via_bind, 1),
+        Some(bytes(&bound_env)),
+        "exepath via a bind mount"
+    );
+    let bound_true = bound.join("true");
+    let then_true = exec_with(bytes(&bound_true), b"marker-bind");
+    assert_eq!(str_arg(then_true, 1), Some(bytes(&bound_true)));
+    // The working directory at exec.
+    let in_work = exec_with(b"/bin/true", b"marker-cwd");
+    assert_eq!(str_arg(in_work, 3), Some(bytes(&work)), "cwd");
+    // Every exec of the recording has an absolute exepath and cwd.
+    for e in events
+        .iter()
+        .filter(|e| e.kind == kind("execve") && e.ret == 0)
+    {
+        assert!(str_arg(e, 1).is_some_and(|p| p.starts_with(b"/")), "{e:?}");
+        assert!(str_arg(e, 3).is_some_and(|p| p.starts_with(b"/")), "{e:?}");
+    }
+}
+
+const IDS: &str = r#"
+import os, sys
+fields = open('/proc/self/stat').read().rsplit(')', 1)[1].split()
+# state ppid pgrp session tty_nr
+open(sys.argv[1], 'w').write('%s %s %s' % (fields[2], fields[3], fields[4]))
+"#;
+
+#[test]
+fn session_process_group_and_tty_match_proc() {
+    require_recorder!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ids.py"), IDS).unwrap();
+    // setsid gives the python a session and process group of its own, not the shell's.
+    // (A python found on PATH may be a wrapper script that runs it later.)
+    let script = format!(
+        "/usr/bin/python3 {d}/ids.py {d}/plain\n\
+         setsid /usr/bin/python3 {d}/ids.py {d}/own-session\n\
+         script -qec '/usr/bin/python3 {d}/ids.py {d}/on-a-pty' /dev/null\n",
+        d = d.display()
+    );
+    let capture = d.join("ids.case");
+    let out = record_command(&[], &capture, &["sh", "-c", &script]);
+    assert!(
+        out.status.success(),
+        "record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = read_events(&capture);
+    // script(1) runs it on a pseudo-terminal of its own, when script is installed.
+    let has_script = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let names: &[&str] = if has_script {
+        &["plain", "own-session", "on-a-pty"]
+    } else {
+        &["plain", "own-session"]
+    };
+    for &name in names {
+        let out_file = d.join(name);
+        let proc_ids: Vec<u64> = std::fs::read_to_string(&out_file)
+            .unwrap()
+            .split(' ')
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let exec = events
+            .iter()
+            .find(|e| {
+                e.kind == kind("execve")
+                    && e.ret == 0
+                    && argv(e, 2).first().is_some_and(|a| a == b"/usr/bin/python3")
+                    && argv(e, 2).last().is_some_and(|a| a == bytes(&out_file))
+            })
+            .expect("execve of python");
+        let a = args(exec);
+        assert_eq!(
+            (a[13], a[12], a[11]),
+            (
+                Arg::Uint(proc_ids[0]),
+                Arg::Uint(proc_ids[1]),
+                Arg::Uint(proc_ids[2])
+            ),
+            "{name}: pgid, sid, tty as /proc/self/stat"
+        );
+        if name == "own-session" {
+            assert_eq!(proc_ids[1], u64::from(exec.pid), "setsid: its own session");
+        }
+        if name == "on-a-pty" {
+            assert_ne!(proc_ids[2], 0, "a controlling terminal");
+        }
     }
 }
 

@@ -96,6 +96,7 @@ impl Decoder {
             Some(Param::Str(s)) => Some(*s),
             _ => None,
         };
+        // The kernel's full path, or the file's own name (see `exepath`).
         let exe_name = match facts.get(exec_slot::EXEPATH) {
             Some(Param::Str(s)) if ret == 0 => Some(*s),
             _ => None,
@@ -138,9 +139,15 @@ impl Decoder {
     }
 }
 
-/// The executable's path as `/proc/PID/exe` would show it.
+/// The executable's path. The kernel sends the full path from the process's root when it
+/// could build it (always absolute); otherwise the file's own name, never absolute (a
+/// pseudo file such as a memfd, or a path over `PATH_MAX` or 64 steps deep), and only then
+/// is it resolved here, as `/proc/PID/exe` would show it.
 fn exepath(pid: u32, filename: Option<&[u8]>, exe_name: Option<&[u8]>) -> Option<Vec<u8>> {
     let name = exe_name?;
+    if name.starts_with(b"/") {
+        return Some(name.to_vec());
+    }
     if name.starts_with(b"memfd:") {
         let mut path = b"/".to_vec();
         path.extend_from_slice(name);
@@ -259,6 +266,19 @@ mod tests {
         assert_eq!(
             exepath(0, Some(b"/usr/bin/curl"), Some(b"curl")).unwrap(),
             b"/usr/bin/curl"
+        );
+    }
+
+    #[test]
+    fn a_path_the_kernel_built_is_kept_as_it_is() {
+        // Not the filename asked for (a symlink), nor anything from /proc: pid 0 has none.
+        assert_eq!(
+            exepath(0, Some(b"/bin/echo"), Some(b"/usr/bin/echo")).unwrap(),
+            b"/usr/bin/echo"
+        );
+        assert_eq!(
+            exepath(0, Some(b"./x"), Some(b"/srv/app/x")).unwrap(),
+            b"/srv/app/x"
         );
     }
 }

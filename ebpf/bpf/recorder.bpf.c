@@ -32,6 +32,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define PATH_MAX 4096
 #define SOCKADDR_MAX 128
 #define FAILED_EXEC_ARGS 32
+/* Steps of a path walk: one per component, one per mount crossed. */
+#define PATH_DEPTH 64
+#define NAME_MAX 255
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -463,6 +466,229 @@ static __always_inline void put_caps(struct builder *b, const struct cred *cred)
 	put_uint(b, BPF_CORE_READ(cred, cap_effective.val));
 }
 
+enum walk_state {
+	WALK_ON,
+	WALK_ROOT,  /* reached the task's root (or the root of its mount tree): complete */
+	WALK_LOST,  /* a dentry without a parent (a pseudo file: memfd, anon inode) or unreadable */
+	WALK_LONG,  /* longer than PATH_MAX - 1 bytes, or deeper than PATH_DEPTH steps */
+};
+
+/* The state of a path walk. It lives in the map beside the path, not on the stack: the
+ * verifier then knows nothing of its values from one step to the next, so it checks a
+ * step once rather than once per distinct position it could track. */
+struct path_walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+	struct dentry *mnt_root;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	__u64 pos; /* where the path built so far starts in buf; it ends at PATH_MAX */
+	__u32 state;
+};
+
+/* A file's path (exepath, cwd) is built in buf right to left: the walk from the file up
+ * to the task's root meets the components last first. The path ends at PATH_MAX; the
+ * second half only lets the verifier bound a name read or the final copy with masks. */
+struct path_buf {
+	__u8 buf[2 * PATH_MAX];
+	struct path_walk walk;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
+
+static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+{
+	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+}
+
+/* One step up from w->dentry, as the kernel's d_path (fs/d_path.c, prepend_path) goes:
+ * at the root of a mount, over to the mount point in the parent mount; otherwise prepend
+ * "/name" and go to the parent dentry. */
+static long path_step(__u64 index, void *ctx)
+{
+	__u32 zero = 0;
+	struct path_buf *p = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!p)
+		return 1;
+	struct path_walk *w = &p->walk;
+	struct dentry *dentry = w->dentry;
+	struct mount *mnt = w->mnt;
+	struct vfsmount *vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->state = WALK_ROOT;
+		return 1;
+	}
+	if (dentry == w->mnt_root) {
+		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (!parent || parent == mnt) {
+			/* The root of the mount tree: the file is outside the task's root (or
+			 * on a detached mount); the path is as seen from the tree's root. */
+			w->state = WALK_ROOT;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = parent;
+		w->mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
+		return 0;
+	}
+	struct dentry *up = BPF_CORE_READ(dentry, d_parent);
+	__u32 len = BPF_CORE_READ(dentry, d_name.len);
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	if (!up || up == dentry || !name || !len || len > NAME_MAX) {
+		w->state = WALK_LOST;
+		return 1;
+	}
+	if (len + 1 >= w->pos) {
+		w->state = WALK_LONG;
+		return 1;
+	}
+	/* pos stays in [1, PATH_MAX): the masks change nothing, they show it. */
+	__u64 pos = w->pos - len - 1;
+	p->buf[pos & (PATH_MAX - 1)] = '/';
+	if (bpf_probe_read_kernel(&p->buf[(pos + 1) & (PATH_MAX - 1)], len & NAME_MAX, name)) {
+		w->state = WALK_LOST;
+		return 1;
+	}
+	w->pos = pos;
+	w->dentry = up;
+	return 0;
+}
+
+/* Builds the path of `dentry` on `vfsmnt`, as the current task sees it from its root, at
+ * the end of path_scratch's first half (it ends at PATH_MAX). Returns its length, or 0 if
+ * the walk could not complete: then, with `or_name`, the dentry's own name is put there
+ * instead and its length returned (never a path: it has no '/'). */
+static __always_inline __u32 walk_path(struct path_buf *p, struct dentry *dentry,
+				       struct vfsmount *vfsmnt, bool or_name)
+{
+	if (!dentry || !vfsmnt)
+		return 0;
+	struct fs_struct *fs = BPF_CORE_READ(current_task(), fs);
+	struct path_walk *w = &p->walk;
+	w->dentry = dentry;
+	w->mnt = real_mount(vfsmnt);
+	w->mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	w->root_dentry = BPF_CORE_READ(fs, root.dentry);
+	w->root_mnt = BPF_CORE_READ(fs, root.mnt);
+	w->pos = PATH_MAX;
+	w->state = WALK_ON;
+	bpf_loop(PATH_DEPTH, path_step, 0, 0);
+	if (w->state == WALK_ROOT) {
+		if (w->pos >= PATH_MAX) {
+			p->buf[PATH_MAX - 1] = '/';
+			return 1;
+		}
+		return PATH_MAX - w->pos;
+	}
+	if (!or_name)
+		return 0;
+	__u32 len = BPF_CORE_READ(dentry, d_name.len);
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	if (!name || !len || len > NAME_MAX)
+		return 0;
+	if (bpf_probe_read_kernel(&p->buf[(PATH_MAX - len) & (PATH_MAX - 1)], len & NAME_MAX, name))
+		return 0;
+	return len;
+}
+
+#define TASK_EXE 0
+#define TASK_CWD 1
+
+/* At `off` in the record being built: the path of the current task's executable (`what`
+ * TASK_EXE; if no path can be built, the file's own name) or working directory
+ * (TASK_CWD), as a str item, or an absent item. Returns the offset after the item (`off`
+ * itself when there was no room even for an absent item). A global function: the
+ * verifier checks it once, on its own, and the caller's state after it is one unknown
+ * offset rather than one per outcome. */
+__noinline __u64 put_task_path_at(__u64 off, __u32 what)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct path_buf *p = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!s || !p || off > FIXED_LIMIT)
+		return off;
+	struct task_struct *task = current_task();
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	if (what == TASK_EXE) {
+		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+		dentry = BPF_CORE_READ(exe, f_path.dentry);
+		vfsmnt = BPF_CORE_READ(exe, f_path.mnt);
+	} else {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		dentry = BPF_CORE_READ(fs, pwd.dentry);
+		vfsmnt = BPF_CORE_READ(fs, pwd.mnt);
+	}
+	__u64 len = walk_path(p, dentry, vfsmnt, what == TASK_EXE);
+	if (!len || len >= PATH_MAX || off >= HALF) {
+		s->buf[off & (SCRATCH_SIZE - 1)] = P_ABSENT;
+		return off + 1;
+	}
+	off &= HALF - 1; /* already true: spelled out for the verifier */
+	/* Map memory to map memory: this read does not fail. len is in [1, PATH_MAX): the
+	 * masks change nothing. */
+	bpf_probe_read_kernel(&s->buf[off + 3], len & (PATH_MAX - 1),
+			      &p->buf[(PATH_MAX - len) & (PATH_MAX - 1)]);
+	s->buf[off] = P_STR;
+	store_u16(&s->buf[off + 1], len);
+	return off + 3 + len;
+}
+
+static __always_inline void put_task_path(struct builder *b, __u32 what)
+{
+	__u64 off = b->off;
+	__u64 next = put_task_path_at(off, what);
+	if (next != off) {
+		b->off = next;
+		b->nparams++;
+	}
+}
+
+/* The number of `pid` in the pid namespace of the task whose own pid is `task_pid`, as
+ * pid_vnr gives it: 0 when it is not visible there. */
+__noinline __u64 pid_nr_in_task_ns(__u64 task_pid_ptr, __u64 pid_ptr)
+{
+	struct pid *task_pid = (struct pid *)task_pid_ptr;
+	struct pid *pid = (struct pid *)pid_ptr;
+	if (!task_pid || !pid)
+		return 0;
+	unsigned int level = BPF_CORE_READ(task_pid, level);
+	if (BPF_CORE_READ(pid, level) < level)
+		return 0;
+	__u64 at = bpf_core_field_offset(struct pid, numbers) +
+		   (__u64)level * bpf_core_type_size(struct upid);
+	struct upid *mine = (void *)task_pid + at;
+	struct upid *theirs = (void *)pid + at;
+	if (BPF_CORE_READ(mine, ns) != BPF_CORE_READ(theirs, ns))
+		return 0;
+	return (__u32)BPF_CORE_READ(theirs, nr);
+}
+
+/* The controlling terminal as /proc/PID/stat's tty_nr and Falco's proc.tty encode it:
+ * new_encode_dev(MKDEV(driver major, minor_start) + index); 0 without one. */
+__noinline __u64 tty_nr(__u64 tty_ptr)
+{
+	struct tty_struct *tty = (struct tty_struct *)tty_ptr;
+	if (!tty)
+		return 0;
+	int index = BPF_CORE_READ(tty, index);
+	struct tty_driver *driver = BPF_CORE_READ(tty, driver);
+	if (!driver)
+		return 0;
+	__u32 major = BPF_CORE_READ(driver, major);
+	__u32 minor = BPF_CORE_READ(driver, minor_start);
+	/* The kernel's dev_t keeps the minor in 20 bits: index may carry into the major. */
+	__u32 dev = ((major << 20) | minor) + index;
+	major = dev >> 20;
+	minor = dev & ((1U << 20) - 1);
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
 /* The facts of a successful exec, in the order of casefile's execve layout from
  * `filename` on (execveat puts its dirfd first and its flags last). */
 static __always_inline void put_exec_facts(struct builder *b, __u32 tid)
@@ -475,12 +701,13 @@ static __always_inline void put_exec_facts(struct builder *b, __u32 tid)
 	struct task_struct *task = current_task();
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
-	/* exepath: the recorder resolves it; the kernel sends the file's own name. */
-	put_kernel_str(b, BPF_CORE_READ(exe, f_path.dentry, d_name.name), 256);
+	/* exepath: the full path from the task's root; when it cannot be built, the file's
+	 * own name (never starting with '/'), which tells the recorder to resolve it. */
+	put_task_path(b, TASK_EXE);
 	__u64 start = BPF_CORE_READ(mm, arg_start);
 	__u64 end = BPF_CORE_READ(mm, arg_end);
 	put_user_bytes(b, P_STRLIST, start, end > start ? end - start : 0, argv_max);
-	put_absent(b); /* cwd: kept by the recorder's process table */
+	put_task_path(b, TASK_CWD); /* absent when the walk cannot complete */
 	start = BPF_CORE_READ(mm, env_start);
 	end = BPF_CORE_READ(mm, env_end);
 	if (env_max)
@@ -494,9 +721,12 @@ static __always_inline void put_exec_facts(struct builder *b, __u32 tid)
 	put_uint(b, BPF_CORE_READ(cred, euid.val));
 	put_uint(b, BPF_CORE_READ(cred, egid.val));
 	put_uint(b, BPF_CORE_READ(task, loginuid.val));
-	put_absent(b); /* tty */
-	put_absent(b); /* sid */
-	put_absent(b); /* pgid */
+	/* tty, sid, pgid: sid and pgid numbered in the task's own pid namespace. */
+	struct signal_struct *signal = BPF_CORE_READ(task, signal);
+	__u64 task_pid = (__u64)BPF_CORE_READ(task, thread_pid);
+	put_uint(b, tty_nr((__u64)BPF_CORE_READ(signal, tty)));
+	put_uint(b, pid_nr_in_task_ns(task_pid, (__u64)BPF_CORE_READ(signal, pids[PIDTYPE_SID])));
+	put_uint(b, pid_nr_in_task_ns(task_pid, (__u64)BPF_CORE_READ(signal, pids[PIDTYPE_PGID])));
 	put_uint(b, bpf_get_current_cgroup_id()); /* the recorder turns the id into a path */
 	put_absent(b); /* flags: derived by the recorder */
 	struct inode *inode = BPF_CORE_READ(exe, f_inode);

@@ -120,15 +120,61 @@ struct inode {
 };
 
 struct dentry {
+	struct dentry *d_parent;
 	struct qstr d_name;
 	struct inode *d_inode;
 };
 
-struct vfsmount;
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* fs/mount.h: the mount a vfsmount is embedded in (container_of). */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
 
 struct path {
 	struct vfsmount *mnt;
 	struct dentry *dentry;
+};
+
+struct fs_struct {
+	struct path root;
+	struct path pwd;
+};
+
+struct pid_namespace;
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[];
+};
+
+struct tty_driver {
+	int major;
+	int minor_start;
+};
+
+struct tty_struct {
+	int index;
+	struct tty_driver *driver;
+};
+
+/* enum pid_type: the order has not changed since 4.19. */
+#define PIDTYPE_PGID 2
+#define PIDTYPE_SID 3
+
+struct signal_struct {
+	struct pid *pids[4];
+	struct tty_struct *tty;
 };
 
 struct file {
@@ -164,6 +210,9 @@ struct task_struct {
 	const struct cred *cred;
 	char comm[16];
 	struct files_struct *files;
+	struct fs_struct *fs;
+	struct signal_struct *signal;
+	struct pid *thread_pid;
 	kuid_t loginuid;
 	u64 start_boottime;
 };
