@@ -15,6 +15,7 @@ use casefile_rules::engine::CompiledRules;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,11 @@ fn writer_properties() -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Nearly every value of these is new: a dictionary only costs time and falls
+        // back to plain encoding anyway.
+        .set_column_dictionary_enabled(ColumnPath::from("args"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("time"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("evt_num"), false)
         .set_created_by(format!(
             "casefile {} (tables v{TABLES_VERSION})",
             env!("CARGO_PKG_VERSION")
