@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use casefile_replay::run::ReplayReport;
 use casefile_replay::{replay, CaptureSet, ReplayOptions};
 use casefile_rules::engine::{Alert, CompiledRules};
-use casefile_rules::loader::load_files;
+use casefile_rules::loader::{load_files, RuleSet};
 use std::fs::OpenOptions;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -27,7 +27,11 @@ pub struct ReplayArgs {
 /// Loads rule files the way `record --rules` does: any error refuses them all, as Falco
 /// refuses to start, since a rule that silently did not load is a detection gap.
 pub fn load_rules(paths: &[PathBuf]) -> Result<CompiledRules> {
-    let set = load_files(paths);
+    Ok(CompiledRules::new(refuse_errors(load_files(paths))?))
+}
+
+/// `set`, or every error it has, escaped, when it has any.
+pub fn refuse_errors(set: RuleSet) -> Result<RuleSet> {
     let errors: Vec<String> = set
         .errors()
         .map(|d| casefile_formats::text::escape(d.to_string().as_bytes()).into_owned())
@@ -39,7 +43,7 @@ pub fn load_rules(paths: &[PathBuf]) -> Result<CompiledRules> {
             errors.join("\n")
         );
     }
-    Ok(CompiledRules::new(set))
+    Ok(set)
 }
 
 /// Where alerts go: text like Falco's or JSON lines, to stdout or a file.

@@ -1,6 +1,7 @@
 //! `casefile tui`: loads the rules, opens the capture and hands both to the
 //! interactive investigator in `casefile-tui`.
 
+use crate::replay_cmd::refuse_errors;
 use crate::timespec::parse_time;
 use crate::tui_sql::{CaptureSql, SharedSql};
 use anyhow::{bail, Context, Result};
@@ -26,22 +27,11 @@ pub fn run(file: &Path, rules: &[PathBuf]) -> Result<()> {
     {
         // As `replay` does: a rule file with errors is refused whole, since a rule that
         // silently did not load would hide alerts.
-        let set = if rules.is_empty() {
+        let set = refuse_errors(if rules.is_empty() {
             load_str(BUNDLED_RULES_NAME, BUNDLED_RULES)
         } else {
             load_files(rules)
-        };
-        let errors: Vec<String> = set
-            .errors()
-            .map(|d| casefile_formats::text::escape(d.to_string().as_bytes()).into_owned())
-            .collect();
-        if !errors.is_empty() {
-            bail!(
-                "the rule files have {} error(s):\n{}\n(`casefile rules check FILE` shows every problem)",
-                errors.len(),
-                errors.join("\n")
-            );
-        }
+        })?;
         options.definitions = set.definitions().clone();
         let compiled = CompiledRules::new(set);
         options.rules_label = format!(
