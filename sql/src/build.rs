@@ -6,6 +6,7 @@
 //! same engine state the rules see, segments run in parallel from their checkpoints, and
 //! the result does not depend on the number of threads.
 
+use crate::classify::changes_process;
 use crate::error::SqlError;
 use crate::events::EventColumns;
 use crate::schema::Table;
@@ -94,10 +95,7 @@ fn changed_process(event: &Event<'_>) -> Option<u32> {
             _ => None,
         };
     }
-    match event.kind.name() {
-        "execve" | "execveat" | "prctl" | "setuid" | "setreuid" | "setresuid" => Some(event.pid),
-        _ => None,
-    }
+    changes_process(event.kind).then_some(event.pid)
 }
 
 impl<S: BatchSink> Observer for Collector<S> {

@@ -77,6 +77,29 @@ pub fn op(kind: EventKind) -> Op {
     table.get(usize::from(kind.0)).copied().unwrap_or(Op::None)
 }
 
+/// Whether `kind` may change what the events table shows of its own process: a new
+/// image, name or user.
+pub fn changes_process(kind: EventKind) -> bool {
+    static TABLE: OnceLock<Vec<bool>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = vec![false; usize::from(EventKind::SYSCALL_LIMIT)];
+        for name in [
+            "execve",
+            "execveat",
+            "prctl",
+            "setuid",
+            "setreuid",
+            "setresuid",
+        ] {
+            if let Some(nr) = syscall_nr(name) {
+                table[usize::from(nr)] = true;
+            }
+        }
+        table
+    });
+    table.get(usize::from(kind.0)).copied().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +112,7 @@ mod tests {
         assert_eq!(op(kind("renameat2")), Op::Rename);
         assert_eq!(op(kind("futex")), Op::None);
         assert_eq!(op(EventKind::FORK), Op::None);
+        assert!(changes_process(kind("setresuid")));
+        assert!(!changes_process(kind("read")));
     }
 }
