@@ -54,13 +54,21 @@ impl Script {
     }
 
     fn exec(&mut self, pid: u32, path: &str, argv: &[&str]) -> &mut Self {
+        self.exec_in(pid, path, argv, None)
+    }
+
+    /// An exec whose record carries the kernel's cwd (when `cwd` is given).
+    fn exec_in(&mut self, pid: u32, path: &str, argv: &[&str], cwd: Option<&str>) -> &mut Self {
         let comm = path.rsplit('/').next().unwrap().to_string();
         self.push(pid, "execve", 0, |a| {
             a.str(path.as_bytes())
                 .str(path.as_bytes())
-                .str_list(argv.iter().map(|s| s.as_bytes()))
-                .absent()
-                .absent()
+                .str_list(argv.iter().map(|s| s.as_bytes()));
+            match cwd {
+                Some(cwd) => a.str(cwd.as_bytes()),
+                None => a.absent(),
+            };
+            a.absent()
                 .str(comm.as_bytes())
                 .uint(1000)
                 .uint(1000)
@@ -276,6 +284,28 @@ fn paths_resolve_against_cwd_and_directory_descriptors() {
     assert_eq!(bash.fds[&9].name.as_bytes(), b"/home/bob/work/notes.txt");
     assert_eq!(resolve_path(b"/", b"../../x").as_bytes(), b"/x");
     assert_eq!(resolve_path(b"/a", b"").as_bytes(), b"/a");
+}
+
+#[test]
+fn the_cwd_an_exec_record_carries_replaces_the_one_the_state_inherited() {
+    let mut s = Script::new();
+    // The snapshot says /home/alice; the child really runs in /srv/app (a chdir the
+    // capture did not see), which the kernel reports at exec.
+    s.fork(1000, 1001)
+        .exec_in(1001, "/usr/bin/make", &["make"], Some("/srv/app"))
+        .push(1001, "open", 5, |a| {
+            a.str(b"Makefile").uint(0).uint(0).uint(1).uint(6);
+        })
+        .exec_in(1001, "/usr/bin/cc", &["cc"], None);
+    let engine = run(shell_snapshot(), &s, |_, _| {});
+    let child = engine.process(1001).unwrap();
+    assert_eq!(child.fds[&5].name.as_bytes(), b"/srv/app/Makefile");
+    assert_eq!(
+        child.cwd.as_bytes(),
+        b"/srv/app",
+        "an exec without a cwd keeps it"
+    );
+    assert_eq!(engine.process(1000).unwrap().cwd.as_bytes(), b"/home/alice");
 }
 
 #[test]

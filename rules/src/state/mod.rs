@@ -668,6 +668,12 @@ impl StateEngine {
         if let Some(path) = text(args.get(base + 1)) {
             process.exepath = ByteString(path.to_vec());
         }
+        // The kernel's own view of the working directory at exec: it corrects a cwd the
+        // state could only guess (a chdir before the capture, or through a path the
+        // state could not resolve).
+        if let Some(cwd) = text(args.get(base + 3)).filter(|cwd| cwd.starts_with(b"/")) {
+            process.cwd = ByteString(cwd.to_vec());
+        }
         if let Some(comm) = text(args.get(base + 5)) {
             process.comm = ByteString(comm.to_vec());
         }
