@@ -2,7 +2,8 @@
 # Recorder overhead and size (issue 3's figures). Run as root on an otherwise idle host:
 #     sudo benches/record_overhead.sh [RUNS]
 # 1. dd if=/dev/zero of=/dev/null bs=1 count=5000000 (10M syscalls): alone, with
-#    do-nothing programs on sys_enter/sys_exit (the floor), and under casefile record;
+#    do-nothing programs on sys_enter/sys_exit (the floor), on sys_exit only (the floor
+#    of a recorder that, like casefile, reads everything at exit), and under casefile record;
 #    prints times, ratios, events recorded, drops and bytes per event.
 # 2. A mixed workload (a shell loop that execs, opens files and connects on loopback):
 #    alone and under casefile record, host-wide.
@@ -11,6 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 if [ "$(id -u)" != 0 ]; then echo "record_overhead: needs root" >&2; exit 1; fi
+if [ "$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)" = 1 ]; then
+  echo "record_overhead: kernel.bpf_stats_enabled is 1, which adds two clock reads to every" >&2
+  echo "program run and skews every figure; run: sysctl -w kernel.bpf_stats_enabled=0" >&2
+  exit 1
+fi
 cargo build --release -q --bin casefile --example overhead_floor -p casefile -p casefile-capture
 BIN=target/release/casefile
 FLOOR=target/release/examples/overhead_floor
@@ -27,12 +33,17 @@ echo "== dd, 10M syscalls, median of $RUNS (alone, floor and recorded runs alter
 for i in $(seq "$RUNS"); do
   time_cmd "${DD[@]}" >> "$WORK/alone_raw"
 
-  coproc FLOORPROC { exec "$FLOOR"; }
-  read -r ready <&"${FLOORPROC[0]}"
-  [ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
-  time_cmd "${DD[@]}" >> "$WORK/floor_raw"
-  exec {FLOORPROC[1]}>&-
-  wait "$FLOORPROC_PID" 2>/dev/null || true
+  # Two floors: the issue's (empty programs on sys_enter and sys_exit) and the one of
+  # casefile's design, which attaches to sys_exit only.
+  for mode in both exit; do
+    floor=floor; [ "$mode" = exit ] && floor=floor_exit
+    coproc FLOORPROC { exec "$FLOOR" "$mode"; }
+    read -r ready <&"${FLOORPROC[0]}"
+    [ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
+    time_cmd "${DD[@]}" >> "$WORK/${floor}_raw"
+    exec {FLOORPROC[1]}>&-
+    wait "$FLOORPROC_PID" 2>/dev/null || true
+  done
 
   # dd's own time while recorded (bash's `time` inside the recorded command), and the
   # whole `casefile record` run (start-up, the /proc scan and the final drain included).
@@ -44,10 +55,11 @@ for i in $(seq "$RUNS"); do
   t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$WORK/recorded_total_raw"
 done
-for f in alone floor recorded recorded_total; do median < "$WORK/${f}_raw" > "$WORK/$f"; done
+for f in alone floor floor_exit recorded recorded_total; do median < "$WORK/${f}_raw" > "$WORK/$f"; done
 ratio() { echo "$(cat "$WORK/$1") / $(cat "$WORK/alone")" | bc -l | cut -c1-5; }
 echo "alone:            $(cat "$WORK/alone") s  (runs: $(tr '\n' ' ' < "$WORK/alone_raw"))"
 echo "empty programs:   $(cat "$WORK/floor") s  ($(ratio floor)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_raw"))"
+echo "empty, exit only: $(cat "$WORK/floor_exit") s  ($(ratio floor_exit)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_exit_raw"))"
 echo "casefile record:  $(cat "$WORK/recorded") s  ($(ratio recorded)x the run alone)  (runs: $(tr '\n' ' ' < "$WORK/recorded_raw"))"
 echo "                  whole record command $(cat "$WORK/recorded_total") s"
 "$BIN" info --json "$WORK/dd.case" > "$WORK/dd.json"

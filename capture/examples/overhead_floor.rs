@@ -1,5 +1,7 @@
 //! Attaches do-nothing programs to sys_enter and sys_exit until stdin closes: the floor
-//! `benches/record_overhead.sh` measures the recorder against. Needs root.
+//! `benches/record_overhead.sh` measures the recorder against. With the argument
+//! `exit`, only the sys_exit one: the floor of a recorder that, like casefile's, reads
+//! every argument at exit. Needs root.
 
 use aya::programs::BtfTracePoint;
 use aya::{Btf, EbpfLoader};
@@ -10,7 +12,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .load(casefile_ebpf::FLOOR_OBJECT)?;
-    for (program, tracepoint) in [("floor_enter", "sys_enter"), ("floor_exit", "sys_exit")] {
+    let exit_only = std::env::args().nth(1).as_deref() == Some("exit");
+    let programs: &[(&str, &str)] = if exit_only {
+        &[("floor_exit", "sys_exit")]
+    } else {
+        &[("floor_enter", "sys_enter"), ("floor_exit", "sys_exit")]
+    };
+    for &(program, tracepoint) in programs {
         let prog: &mut BtfTracePoint = ebpf
             .program_mut(program)
             .ok_or("program missing")?
