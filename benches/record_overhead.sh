@@ -3,7 +3,8 @@
 #     sudo benches/record_overhead.sh [RUNS]
 # 1. dd if=/dev/zero of=/dev/null bs=1 count=5000000 (10M syscalls): alone, with
 #    do-nothing programs on sys_enter/sys_exit (the floor), on sys_exit only (the floor
-#    of a recorder that, like casefile, reads everything at exit), and under casefile record;
+#    of a recorder that, like casefile, reads everything at exit), with the least record
+#    there is (timestamp and ids through a ring buffer), and under casefile record;
 #    prints times, ratios, events recorded, drops and bytes per event.
 # 2. A mixed workload (a shell loop that execs, opens files and connects on loopback):
 #    alone and under casefile record, host-wide.
@@ -33,11 +34,13 @@ echo "== dd, 10M syscalls, median of $RUNS (alone, floor and recorded runs alter
 for i in $(seq "$RUNS"); do
   time_cmd "${DD[@]}" >> "$WORK/alone_raw"
 
-  # Two floors: the issue's (empty programs on sys_enter and sys_exit) and the one of
+  # Floors: the issue's (empty programs on sys_enter and sys_exit) and the one of
   # casefile's design, which attaches to sys_exit only.
-  for mode in both exit; do
-    floor=floor; [ "$mode" = exit ] && floor=floor_exit
-    coproc FLOORPROC { exec "$FLOOR" "$mode"; }
+  # And the least record there is, a timestamp and ids through a ring buffer: what any
+  # recorder pays per syscall on this kernel before reading a single argument.
+  for mode in both exit minimal; do
+    case $mode in both) floor=floor ;; *) floor=floor_$mode ;; esac
+    coproc FLOORPROC { exec "$FLOOR" "$mode" 2>> "$WORK/minimal_counts"; }
     read -r ready <&"${FLOORPROC[0]}"
     [ "$ready" = attached ] || { echo "floor program did not attach" >&2; exit 1; }
     time_cmd "${DD[@]}" >> "$WORK/${floor}_raw"
@@ -54,14 +57,24 @@ for i in $(seq "$RUNS"); do
     2>> "$WORK/recorded_raw"
   t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$WORK/recorded_total_raw"
+
+  # The same without buffer contents (--snaplen 0): what copying 80 bytes of each read
+  # and write out of user memory costs.
+  rm -f "$WORK/dd0.case"
+  "$BIN" record --quiet --syscalls all --snaplen 0 -o "$WORK/dd0.case" -- \
+    bash -c 'TIMEFORMAT=%R; time dd if=/dev/zero of=/dev/null bs=1 count=5000000 status=none' \
+    2>> "$WORK/recorded_snaplen0_raw"
 done
-for f in alone floor floor_exit recorded recorded_total; do median < "$WORK/${f}_raw" > "$WORK/$f"; done
+for f in alone floor floor_exit floor_minimal recorded recorded_snaplen0 recorded_total; do median < "$WORK/${f}_raw" > "$WORK/$f"; done
 ratio() { echo "$(cat "$WORK/$1") / $(cat "$WORK/alone")" | bc -l | cut -c1-5; }
 echo "alone:            $(cat "$WORK/alone") s  (runs: $(tr '\n' ' ' < "$WORK/alone_raw"))"
 echo "empty programs:   $(cat "$WORK/floor") s  ($(ratio floor)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_raw"))"
 echo "empty, exit only: $(cat "$WORK/floor_exit") s  ($(ratio floor_exit)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_exit_raw"))"
+echo "minimal record:   $(cat "$WORK/floor_minimal") s  ($(ratio floor_minimal)x)  (runs: $(tr '\n' ' ' < "$WORK/floor_minimal_raw"))"
+echo "                  $(tail -n1 "$WORK/minimal_counts")"
 echo "casefile record:  $(cat "$WORK/recorded") s  ($(ratio recorded)x the run alone)  (runs: $(tr '\n' ' ' < "$WORK/recorded_raw"))"
 echo "                  whole record command $(cat "$WORK/recorded_total") s"
+echo "  --snaplen 0:      $(cat "$WORK/recorded_snaplen0") s  ($(ratio recorded_snaplen0)x)  (runs: $(tr '\n' ' ' < "$WORK/recorded_snaplen0_raw"))"
 "$BIN" info --json "$WORK/dd.case" > "$WORK/dd.json"
 python3 - "$WORK/dd.json" <<'PY'
 import json, sys
