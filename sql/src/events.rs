@@ -4,21 +4,24 @@
 
 use crate::schema::Table;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
+    Array, ArrayRef, BooleanBuilder, Int64Builder, PrimitiveArray, PrimitiveBuilder, StringBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
+use arrow::datatypes::ArrowPrimitiveType;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use casefile_formats::event::Arg;
 use casefile_formats::event::{Event, EventKind};
 use casefile_formats::render::{arg_text, errno_name};
 use casefile_formats::schema::{kind_info, render_int, Category, Hint};
-use casefile_formats::text::escape;
+use casefile_formats::text::escape_into;
 use casefile_rules::fields::{Ctx, EventFd};
 use casefile_rules::state::FdKind;
 use casefile_rules::state::{Process, StateEngine};
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Columns of `events`, in schema order.
@@ -143,17 +146,35 @@ impl Builder {
         }
     }
 
+    /// The column so far. A finished builder would start over with no capacity; it is
+    /// made again sized like this batch instead, so the next batch's columns do not grow
+    /// by reallocating and copying as they fill (3% of an export).
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::U64(b) => Arc::new(b.finish()),
-            Builder::U32(b) => Arc::new(b.finish()),
-            Builder::U16(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Str(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(restart_primitive(b)),
+            Builder::U64(b) => Arc::new(restart_primitive(b)),
+            Builder::U32(b) => Arc::new(restart_primitive(b)),
+            Builder::U16(b) => Arc::new(restart_primitive(b)),
+            Builder::I64(b) => Arc::new(restart_primitive(b)),
+            Builder::Bool(b) => {
+                let array = b.finish();
+                *b = BooleanBuilder::with_capacity(array.len());
+                Arc::new(array)
+            }
+            Builder::Str(b) => {
+                let bytes = b.values_slice().len();
+                let array = b.finish();
+                *b = StringBuilder::with_capacity(array.len(), bytes);
+                Arc::new(array)
+            }
         }
     }
+}
+
+fn restart_primitive<T: ArrowPrimitiveType>(b: &mut PrimitiveBuilder<T>) -> PrimitiveArray<T> {
+    let array = b.finish();
+    *b = PrimitiveBuilder::with_capacity(array.len()).with_data_type(array.data_type().clone());
+    array
 }
 
 /// A process's strings as the events table shows them, made once per process image
@@ -194,12 +215,12 @@ pub fn source_of(kind: EventKind) -> &'static str {
     }
 }
 
-pub fn l4proto_name(proto: u8) -> Option<String> {
+pub fn l4proto_name(proto: u8) -> Option<Cow<'static, str>> {
     match proto {
         0 => None,
-        6 => Some("tcp".into()),
-        17 => Some("udp".into()),
-        other => Some(other.to_string()),
+        6 => Some(Cow::Borrowed("tcp")),
+        17 => Some(Cow::Borrowed("udp")),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -214,8 +235,19 @@ pub struct EventColumns {
     rows: usize,
     /// Per pid; dropped when the process changes image, name or user.
     texts: HashMap<u32, ProcessText, foldhash::fast::RandomState>,
-    /// The `args` text being built, kept for its allocation.
-    json: Vec<u8>,
+    args: ArgsWriter,
+    /// Addresses as text: formatting one per socket event showed in profiles, and a
+    /// capture talks to few addresses. Emptied when it passes `IP_TEXTS_MAX`.
+    ip_texts: HashMap<IpAddr, String, foldhash::fast::RandomState>,
+}
+
+const IP_TEXTS_MAX: usize = 4096;
+
+fn ip_text(cache: &mut HashMap<IpAddr, String, foldhash::fast::RandomState>, ip: IpAddr) -> &str {
+    if cache.len() >= IP_TEXTS_MAX && !cache.contains_key(&ip) {
+        cache.clear();
+    }
+    cache.entry(ip).or_insert_with(|| ip.to_string())
 }
 
 impl EventColumns {
@@ -241,7 +273,8 @@ impl EventColumns {
             host: host.to_string(),
             rows: 0,
             texts: HashMap::default(),
-            json: Vec::new(),
+            args: ArgsWriter::default(),
+            ip_texts: HashMap::default(),
         }
     }
 
@@ -320,28 +353,23 @@ impl EventColumns {
                 (Col::L4proto, Builder::Str(b)) => {
                     b.append_option(socket.and_then(|s| l4proto_name(s.l4proto)))
                 }
-                (Col::LocalIp, Builder::Str(b)) => {
-                    b.append_option(socket.and_then(|s| s.local).map(|a| a.ip().to_string()))
-                }
+                (Col::LocalIp, Builder::Str(b)) => b.append_option(
+                    socket
+                        .and_then(|s| s.local)
+                        .map(|a| ip_text(&mut self.ip_texts, a.ip())),
+                ),
                 (Col::LocalPort, Builder::U16(b)) => {
                     b.append_option(socket.and_then(|s| s.local).map(|a| a.port()))
                 }
-                (Col::RemoteIp, Builder::Str(b)) => {
-                    b.append_option(socket.and_then(|s| s.remote).map(|a| a.ip().to_string()))
-                }
+                (Col::RemoteIp, Builder::Str(b)) => b.append_option(
+                    socket
+                        .and_then(|s| s.remote)
+                        .map(|a| ip_text(&mut self.ip_texts, a.ip())),
+                ),
                 (Col::RemotePort, Builder::U16(b)) => {
                     b.append_option(socket.and_then(|s| s.remote).map(|a| a.port()))
                 }
-                (Col::Flags, Builder::Str(b)) => {
-                    let flags = info
-                        .params
-                        .iter()
-                        .position(|p| p.name == "flags")
-                        .and_then(|i| event.args.get(i).map(|a| (i, a)))
-                        .filter(|(_, a)| !matches!(a, casefile_formats::event::Arg::Absent))
-                        .map(|(i, a)| arg_text(info.params.get(i), &a));
-                    b.append_option(flags)
-                }
+                (Col::Flags, Builder::Str(b)) => b.append_option(self.args.flags(event)),
                 (Col::Ret, Builder::I64(b)) => b.append_value(event.ret),
                 (Col::Failed, Builder::Bool(b)) => {
                     b.append_value(event.kind.is_syscall() && event.ret < 0)
@@ -351,10 +379,7 @@ impl EventColumns {
                         .then(|| errno_name(event.ret))
                         .flatten(),
                 ),
-                (Col::Args, Builder::Str(b)) => {
-                    write_args_json(event, &mut self.json);
-                    b.append_value(String::from_utf8_lossy(&self.json));
-                }
+                (Col::Args, Builder::Str(b)) => b.append_value(self.args.write(event)),
                 _ => unreachable!("each column is made with its own builder"),
             }
         }
@@ -373,65 +398,143 @@ impl EventColumns {
     }
 }
 
-/// The event's arguments as a JSON object, named and rendered as `casefile cat --json`
-/// shows them (`arg_json`), written straight into `out`: this runs for every row of an
-/// export, and building a `serde_json::Value` per event cost a fifth of the export.
-pub fn write_args_json(event: &Event<'_>, out: &mut Vec<u8>) {
-    let params = kind_info(event.kind).params;
-    out.clear();
-    out.push(b'{');
-    for (i, arg) in event.args.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let param = params.get(i);
-        match param {
-            Some(p) => json_str(out, p.name),
-            None => {
-                let _ = write!(out, "\"arg{i}\"");
+/// Renders events' arguments as JSON, row after row, into buffers it keeps. Flag and
+/// enum arguments are rendered symbolically (`O_RDONLY|O_CLOEXEC`) through a cache: a
+/// capture repeats a few values millions of times, and rendering one allocated twice.
+#[derive(Default)]
+pub struct ArgsWriter {
+    json: String,
+    escaped: String,
+    symbols: HashMap<(u16, usize, u64), String, foldhash::fast::RandomState>,
+}
+
+/// Symbolic renderings kept at most; the cache starts over past it.
+const SYMBOLS_MAX: usize = 4096;
+
+impl ArgsWriter {
+    /// The event's arguments as a JSON object, named and rendered as `casefile cat
+    /// --json` shows them (`arg_json`).
+    pub fn write(&mut self, event: &Event<'_>) -> &str {
+        let params = kind_info(event.kind).params;
+        let mut numbers = itoa::Buffer::new();
+        let out = &mut self.json;
+        out.clear();
+        out.push('{');
+        for (i, arg) in event.args.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
             }
-        }
-        out.push(b':');
-        let symbolic = param
-            .is_some_and(|p| matches!(p.hint, Hint::OpenFlags | Hint::Flags(_) | Hint::Enum(_)));
-        match arg {
-            Arg::Absent => out.extend_from_slice(b"null"),
-            Arg::Int(v) | Arg::Fd(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Arg::Uint(v) if symbolic => {
-                json_str(out, &render_int(param.map_or(Hint::Dec, |p| p.hint), v))
-            }
-            Arg::Uint(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Arg::Str(bytes) | Arg::Bytes(bytes) => json_str(out, &escape(bytes)),
-            Arg::StrList(list) => {
-                out.push(b'[');
-                for (j, item) in list.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    json_str(out, &escape(item));
+            let param = params.get(i);
+            match param {
+                Some(p) => push_json_str(out, p.name),
+                None => {
+                    out.push_str("\"arg");
+                    out.push_str(numbers.format(i));
+                    out.push('"');
                 }
-                out.push(b']');
             }
-            Arg::Sock(addr) => json_str(out, &addr.to_string()),
+            out.push(':');
+            match arg {
+                Arg::Absent => out.push_str("null"),
+                Arg::Int(v) | Arg::Fd(v) => out.push_str(numbers.format(v)),
+                Arg::Uint(v) => match param.filter(|p| is_symbolic(p.hint)) {
+                    Some(p) => {
+                        let text = symbol(&mut self.symbols, event.kind, i, p.hint, v);
+                        push_json_str(out, text);
+                    }
+                    None => out.push_str(numbers.format(v)),
+                },
+                Arg::Str(bytes) | Arg::Bytes(bytes) => {
+                    self.escaped.clear();
+                    escape_into(bytes, &mut self.escaped);
+                    push_json_str(out, &self.escaped);
+                }
+                Arg::StrList(list) => {
+                    out.push('[');
+                    for (j, item) in list.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        self.escaped.clear();
+                        escape_into(item, &mut self.escaped);
+                        push_json_str(out, &self.escaped);
+                    }
+                    out.push(']');
+                }
+                Arg::Sock(addr) => push_json_str(out, &addr.to_string()),
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// The `flags` column: the event's `flags` argument as `casefile cat` shows it.
+    fn flags(&mut self, event: &Event<'_>) -> Option<Cow<'_, str>> {
+        let info = kind_info(event.kind);
+        let index = info.params.iter().position(|p| p.name == "flags")?;
+        let param = info.params.get(index);
+        match event.args.get(index)? {
+            Arg::Absent => None,
+            Arg::Uint(v) => Some(Cow::Borrowed(symbol(
+                &mut self.symbols,
+                event.kind,
+                index,
+                param.map_or(Hint::Dec, |p| p.hint),
+                v,
+            ))),
+            arg => Some(Cow::Owned(arg_text(param, &arg))),
         }
     }
-    out.push(b'}');
 }
 
-fn json_str(out: &mut Vec<u8>, text: &str) {
-    // Writing a &str to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+fn is_symbolic(hint: Hint) -> bool {
+    matches!(hint, Hint::OpenFlags | Hint::Flags(_) | Hint::Enum(_))
 }
 
-/// [`write_args_json`] as a string.
+fn symbol(
+    symbols: &mut HashMap<(u16, usize, u64), String, foldhash::fast::RandomState>,
+    kind: EventKind,
+    index: usize,
+    hint: Hint,
+    value: u64,
+) -> &str {
+    let key = (kind.0, index, value);
+    if symbols.len() >= SYMBOLS_MAX && !symbols.contains_key(&key) {
+        symbols.clear();
+    }
+    symbols
+        .entry(key)
+        .or_insert_with(|| render_int(hint, value))
+}
+
+/// `text` as a JSON string literal. Text from [`escape`] holds no control characters,
+/// so only quotes and backslashes usually need escaping here.
+fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain_from = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Quotes, backslashes and control characters are ASCII: `i` is a char boundary.
+        out.push_str(&text[plain_from..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escaped);
+        }
+        plain_from = i + 1;
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
+}
+
+/// The event's arguments as a JSON object (see [`ArgsWriter::write`]).
 pub fn args_json(event: &Event<'_>) -> String {
-    let mut out = Vec::new();
-    write_args_json(event, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    ArgsWriter::default().write(event).to_string()
 }
 
 #[cfg(test)]
@@ -479,6 +582,63 @@ mod tests {
         }
         let ours: serde_json::Value = serde_json::from_str(&args_json(&event)).expect("JSON");
         assert_eq!(ours, serde_json::Value::Object(expected));
+    }
+
+    #[test]
+    fn cached_flag_renderings_belong_to_their_event_kind() {
+        use casefile_formats::event::{ArgsBuilder, OwnedEvent};
+        use casefile_formats::schema::syscall_nr;
+        let event = |name: &str, build: &dyn Fn(&mut ArgsBuilder)| {
+            let mut args = ArgsBuilder::new();
+            build(&mut args);
+            OwnedEvent {
+                ts: 1,
+                cpu: 0,
+                pid: 7,
+                tid: 7,
+                kind: EventKind::syscall(syscall_nr(name).expect("known syscall")),
+                ret: 0,
+                args: args.finish(),
+            }
+        };
+        // The same value in the same position: open flags for openat, hex for dup3.
+        let openat = event("openat", &|a| {
+            a.fd(-100).str(b"/x").uint(0o1101).uint(0o644).absent();
+        });
+        let dup3 = event("dup3", &|a| {
+            a.fd(3).fd(4).uint(0o1101);
+        });
+        let mut writer = ArgsWriter::default();
+        for _ in 0..2 {
+            for owned in [&openat, &dup3] {
+                let e = owned.as_event();
+                let info = kind_info(e.kind);
+                let i = info.params.iter().position(|p| p.name == "flags").unwrap();
+                let expected = arg_text(info.params.get(i), &e.args.get(i).unwrap());
+                assert_eq!(writer.flags(&e).as_deref(), Some(expected.as_str()));
+            }
+        }
+        let open_flags = writer.flags(&openat.as_event()).map(Cow::into_owned);
+        assert_eq!(open_flags.as_deref(), Some("O_WRONLY|O_CREAT|O_TRUNC"));
+        assert_ne!(
+            writer.flags(&dup3.as_event()).map(Cow::into_owned),
+            open_flags
+        );
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_control_characters() {
+        for text in [
+            "plain",
+            "quote\" back\\slash",
+            "nul\0 bell\u{7} esc\u{1b}",
+            "caf\u{e9}\"",
+        ] {
+            let mut out = String::new();
+            push_json_str(&mut out, text);
+            let back: String = serde_json::from_str(&out).expect("a JSON string");
+            assert_eq!(back, text, "{out}");
+        }
     }
 
     #[test]
