@@ -14,7 +14,7 @@ use casefile_formats::event::Arg;
 use casefile_formats::event::{Event, EventKind};
 use casefile_formats::render::{arg_text, errno_name};
 use casefile_formats::schema::{kind_info, render_int, Category, Hint};
-use casefile_formats::text::escape_into;
+use casefile_formats::text::{escape_into, utf8_lossy};
 use casefile_rules::fields::{Ctx, EventFd};
 use casefile_rules::state::FdKind;
 use casefile_rules::state::{Process, StateEngine};
@@ -192,7 +192,7 @@ struct ProcessText {
 
 impl ProcessText {
     fn new(process: &Process, state: &StateEngine) -> ProcessText {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let text = |b: &[u8]| utf8_lossy(b).into_owned();
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         ProcessText {
             name: text(process.comm.as_bytes()),
@@ -347,9 +347,7 @@ impl EventColumns {
                 }
                 (Col::Fd, Builder::I64(b)) => b.append_option(fd_num),
                 (Col::FdType, Builder::Str(b)) => b.append_option(fd_kind.map(|k| k.type_name())),
-                (Col::FdName, Builder::Str(b)) => {
-                    b.append_option(fd_name.map(String::from_utf8_lossy))
-                }
+                (Col::FdName, Builder::Str(b)) => b.append_option(fd_name.map(utf8_lossy)),
                 (Col::L4proto, Builder::Str(b)) => {
                     b.append_option(socket.and_then(|s| l4proto_name(s.l4proto)))
                 }
@@ -511,6 +509,14 @@ fn symbol(
 /// so only quotes and backslashes usually need escaping here.
 fn push_json_str(out: &mut String, text: &str) {
     out.push('"');
+    // Most text has nothing to escape: a fold without an early exit vectorizes.
+    if text.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20 && b != b'"' && b != b'\\')
+    }) {
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     let mut plain_from = 0;
     for (i, byte) in text.bytes().enumerate() {
         let escaped = match byte {

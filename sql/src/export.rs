@@ -84,8 +84,18 @@ impl ExportReport {
     }
 }
 
-/// Free-text columns written without statistics (see `writer_properties`).
-const UNRANGED_TEXT: [&str; 3] = ["args", "cmdline", "parent_cmdline"];
+/// Free text, paths and command lines, written without statistics (see
+/// `writer_properties`).
+const UNRANGED_TEXT: [&str; 8] = [
+    "args",
+    "cmdline",
+    "parent_cmdline",
+    "exe",
+    "exepath",
+    "parent_exe",
+    "fd_name",
+    "path",
+];
 
 fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
@@ -97,9 +107,9 @@ fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled(ColumnPath::from("args"), false)
         .set_column_dictionary_enabled(ColumnPath::from("time"), false)
         .set_column_dictionary_enabled(ColumnPath::from("evt_num"), false);
-    // Minimum and maximum of free text prune nothing (every row group spans the range)
-    // and cost two comparisons a value, deep into shared prefixes such as `{"fd":`:
-    // the largest single cost of writing `events` after compression.
+    // Minimum and maximum of free text and paths prune nothing (every row group spans
+    // the range) and cost two comparisons a value, deep into shared prefixes such as
+    // `{"fd":` or `/usr/lib/`.
     for column in UNRANGED_TEXT {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);

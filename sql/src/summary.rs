@@ -14,6 +14,7 @@ use arrow::record_batch::RecordBatch;
 use casefile_formats::event::{Arg, EventKind};
 use casefile_formats::render::arg_text;
 use casefile_formats::schema::kind_info;
+use casefile_formats::text::utf8_lossy;
 use casefile_replay::CaptureSet;
 use casefile_rules::engine::Alert;
 use casefile_rules::fields::{Ctx, EventFd};
@@ -31,7 +32,7 @@ const EINPROGRESS: i64 = -115;
 const AT_FDCWD: i64 = -100;
 
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    utf8_lossy(bytes).into_owned()
 }
 
 fn nonempty(s: &str) -> Option<String> {
