@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use casefile_replay::{CaptureSet, ReplayReport};
 use casefile_rules::engine::CompiledRules;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
@@ -106,7 +106,12 @@ fn writer_properties() -> WriterProperties {
         // back to plain encoding anyway.
         .set_column_dictionary_enabled(ColumnPath::from("args"), false)
         .set_column_dictionary_enabled(ColumnPath::from("time"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("evt_num"), false);
+        .set_column_dictionary_enabled(ColumnPath::from("evt_num"), false)
+        // Event numbers count up by one and times by small steps: stored as deltas
+        // they take a few bits a row, where plain values left zstd 13 bytes of every
+        // 80 to squeeze.
+        .set_column_encoding(ColumnPath::from("time"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from("evt_num"), Encoding::DELTA_BINARY_PACKED);
     // Minimum and maximum of free text and paths prune nothing (every row group spans
     // the range) and cost two comparisons a value, deep into shared prefixes such as
     // `{"fd":` or `/usr/lib/`.
