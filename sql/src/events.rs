@@ -237,17 +237,25 @@ pub struct EventColumns {
     texts: HashMap<u32, ProcessText, foldhash::fast::RandomState>,
     args: ArgsWriter,
     /// Addresses as text: formatting one per socket event showed in profiles, and a
-    /// capture talks to few addresses. Emptied when it passes `IP_TEXTS_MAX`.
-    ip_texts: HashMap<IpAddr, String, foldhash::fast::RandomState>,
+    /// capture talks to few addresses.
+    ip_texts: TextCache<IpAddr>,
 }
 
-const IP_TEXTS_MAX: usize = 4096;
+/// Text rendered once per distinct key, for values a capture repeats millions of times.
+/// Bounded: it starts over when it holds `TEXT_CACHE_MAX` texts and a new one comes.
+type TextCache<K> = HashMap<K, String, foldhash::fast::RandomState>;
 
-fn ip_text(cache: &mut HashMap<IpAddr, String, foldhash::fast::RandomState>, ip: IpAddr) -> &str {
-    if cache.len() >= IP_TEXTS_MAX && !cache.contains_key(&ip) {
+const TEXT_CACHE_MAX: usize = 4096;
+
+fn cached_text<K: std::hash::Hash + Eq>(
+    cache: &mut TextCache<K>,
+    key: K,
+    render: impl FnOnce() -> String,
+) -> &str {
+    if cache.len() >= TEXT_CACHE_MAX && !cache.contains_key(&key) {
         cache.clear();
     }
-    cache.entry(ip).or_insert_with(|| ip.to_string())
+    cache.entry(key).or_insert_with(render)
 }
 
 impl EventColumns {
@@ -354,7 +362,7 @@ impl EventColumns {
                 (Col::LocalIp, Builder::Str(b)) => b.append_option(
                     socket
                         .and_then(|s| s.local)
-                        .map(|a| ip_text(&mut self.ip_texts, a.ip())),
+                        .map(|a| cached_text(&mut self.ip_texts, a.ip(), || a.ip().to_string())),
                 ),
                 (Col::LocalPort, Builder::U16(b)) => {
                     b.append_option(socket.and_then(|s| s.local).map(|a| a.port()))
@@ -362,7 +370,7 @@ impl EventColumns {
                 (Col::RemoteIp, Builder::Str(b)) => b.append_option(
                     socket
                         .and_then(|s| s.remote)
-                        .map(|a| ip_text(&mut self.ip_texts, a.ip())),
+                        .map(|a| cached_text(&mut self.ip_texts, a.ip(), || a.ip().to_string())),
                 ),
                 (Col::RemotePort, Builder::U16(b)) => {
                     b.append_option(socket.and_then(|s| s.remote).map(|a| a.port()))
@@ -403,11 +411,9 @@ impl EventColumns {
 pub struct ArgsWriter {
     json: String,
     escaped: String,
-    symbols: HashMap<(u16, usize, u64), String, foldhash::fast::RandomState>,
+    /// By event kind, argument position and value.
+    symbols: TextCache<(u16, usize, u64)>,
 }
-
-/// Symbolic renderings kept at most; the cache starts over past it.
-const SYMBOLS_MAX: usize = 4096;
 
 impl ArgsWriter {
     /// The event's arguments as a JSON object, named and rendered as `casefile cat
@@ -490,19 +496,13 @@ fn is_symbolic(hint: Hint) -> bool {
 }
 
 fn symbol(
-    symbols: &mut HashMap<(u16, usize, u64), String, foldhash::fast::RandomState>,
+    symbols: &mut TextCache<(u16, usize, u64)>,
     kind: EventKind,
     index: usize,
     hint: Hint,
     value: u64,
 ) -> &str {
-    let key = (kind.0, index, value);
-    if symbols.len() >= SYMBOLS_MAX && !symbols.contains_key(&key) {
-        symbols.clear();
-    }
-    symbols
-        .entry(key)
-        .or_insert_with(|| render_int(hint, value))
+    cached_text(symbols, (kind.0, index, value), || render_int(hint, value))
 }
 
 /// `text` as a JSON string literal. Text from [`escape`] holds no control characters,
