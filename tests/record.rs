@@ -25,6 +25,19 @@ fn record_command(options: &[&str], output: &Path, command: &[&str]) -> std::pro
         .unwrap()
 }
 
+/// Records `command` with `options`, asserts the recorder succeeded, and reads the
+/// capture's events.
+fn record_events(options: &[&str], capture: &Path, command: &[&str]) -> Vec<OwnedEvent> {
+    let out = record_command(options, capture, command);
+    assert!(
+        out.status.success(),
+        "record failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    read_events(capture)
+}
+
 /// Why this machine cannot run the recorder, if it cannot.
 fn cannot_record() -> Option<&'static str> {
     // SAFETY: geteuid has no preconditions.
@@ -181,14 +194,7 @@ fn a_scripted_workload_is_recorded_with_arguments_lineage_and_containers() {
         cg = container.leaf.display()
     );
     let capture = d.join("workload.case");
-    let out = record_command(&[], &capture, &["sh", "-c", &script]);
-    assert!(
-        out.status.success(),
-        "record failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let events = read_events(&capture);
+    let events = record_events(&[], &capture, &["sh", "-c", &script]);
     let execve = kind("execve");
 
     // Process tree: sh -c SCRIPT → /bin/echo with its argv, child of the sh.
@@ -411,13 +417,7 @@ fn exec_paths_and_the_working_directory_come_from_the_kernel() {
         work = work.display(),
     );
     let capture = d.join("paths.case");
-    let out = record_command(&[], &capture, &["sh", "-c", &script]);
-    assert!(
-        out.status.success(),
-        "record failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = read_events(&capture);
+    let events = record_events(&[], &capture, &["sh", "-c", &script]);
     let exec_with = |argv0: &[u8], marker: &[u8]| {
         events
             .iter()
@@ -486,13 +486,7 @@ fn session_process_group_and_tty_match_proc() {
         d = d.display()
     );
     let capture = d.join("ids.case");
-    let out = record_command(&[], &capture, &["sh", "-c", &script]);
-    assert!(
-        out.status.success(),
-        "record failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = read_events(&capture);
+    let events = record_events(&[], &capture, &["sh", "-c", &script]);
     // script(1) runs it on a pseudo-terminal of its own, when script is installed.
     let has_script = Command::new("sh")
         .args(["-c", "command -v script"])
@@ -645,7 +639,7 @@ fn drops_from_a_full_ring_are_counted_and_written_down() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("drops.case");
     // A one-page ring cannot hold a burst of 200k syscalls between two drains.
-    let out = record_command(
+    let events = record_events(
         &["--ring-size", "4k", "--syscalls", "all"],
         &capture,
         &[
@@ -657,12 +651,6 @@ fn drops_from_a_full_ring_are_counted_and_written_down() {
             "status=none",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = read_events(&capture);
     let (sent, in_file, kernel_drops, drops_in_file) = kernel_accounting(&events);
     assert_eq!(sent, in_file, "every delivered record is in the file");
     assert!(kernel_drops > 0, "a 4 KiB ring must overflow");
