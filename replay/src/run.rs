@@ -16,10 +16,10 @@ use casefile_formats::event::Event;
 use casefile_formats::state::StateSnapshot;
 use casefile_rules::engine::{Alert, CompiledRules, Engine};
 use casefile_rules::loader::Priority;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -296,8 +296,66 @@ impl<O: Observer, F: Fn(&WorkUnit) -> O + Sync> Runner<'_, F> {
     }
 }
 
+/// Runs `units` on the pool behind `scope`, at most `window` of them started and not yet
+/// handed to `absorb`, and hands each result to `absorb` in unit order on the calling
+/// thread. Workers never wait for each other: a new unit starts whenever one is handed
+/// on, so segments of unequal length do not leave a core idle (waiting for a whole
+/// batch of segments to finish cost 10% of an export's wall time on two cores).
+fn run_window<'scope, O, F>(
+    scope: &rayon::Scope<'scope>,
+    runner: &'scope Runner<'scope, F>,
+    units: &'scope [WorkUnit],
+    window: usize,
+    absorb: &mut impl FnMut(&WorkUnit, UnitResult<O>),
+) where
+    O: Observer + 'scope,
+    F: Fn(&WorkUnit) -> O + Sync,
+{
+    type Done<O> = (usize, std::thread::Result<UnitResult<O>>);
+    let (done_tx, done_rx) = mpsc::channel::<Done<O>>();
+    let start = |index: usize| {
+        let done_tx = done_tx.clone();
+        scope.spawn(move |_| {
+            // A panicking unit is handed on as such, so the loop below does not wait
+            // for it forever; it is raised again there.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runner.run_independent(&units[index])
+            }));
+            let _ = done_tx.send((index, result));
+        });
+    };
+    let mut started = 0;
+    while started < units.len().min(window.max(1)) {
+        start(started);
+        started += 1;
+    }
+    let mut finished_early = BTreeMap::new();
+    for (index, unit) in units.iter().enumerate() {
+        let result = loop {
+            if let Some(result) = finished_early.remove(&index) {
+                break result;
+            }
+            match done_rx.recv() {
+                Ok((i, result)) => {
+                    finished_early.insert(i, result);
+                }
+                // Every unit started sends once, and this thread holds a sender.
+                Err(_) => unreachable!("a started unit always reports"),
+            }
+        };
+        if started < units.len() {
+            start(started);
+            started += 1;
+        }
+        match result {
+            Ok(result) => absorb(unit, result),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
 /// Replays `set` through `rules`, calling `on_alert` with every alert in timeline order
-/// and `on_progress(events done, events total)` after each batch of segments.
+/// and `on_progress(events done, events total)` after each segment.
 pub fn replay(
     set: &CaptureSet,
     rules: Arc<CompiledRules>,
@@ -401,26 +459,22 @@ pub fn replay_observed<O: Observer>(
             .num_threads(report.threads)
             .build()
             .ok();
-        let batch = report.threads * 2;
+        let window = report.threads * 4;
         let mut previous: Option<Engine> = None;
-        for chunk in units.chunks(batch) {
-            let work = || -> Vec<UnitResult<O>> {
-                chunk
-                    .par_iter()
-                    .map(|unit| runner.run_independent(unit))
-                    .collect()
-            };
-            let results = match &pool {
-                Some(pool) => pool.install(work),
-                None => work(),
-            };
-            for (unit, mut result) in chunk.iter().zip(results) {
-                if result.state_failed {
-                    result = runner.run(unit, previous.take(), true);
-                }
-                previous = result.engine.take();
-                absorb(&mut report, result, unit);
+        let mut absorb_in_order = |unit: &WorkUnit, mut result: UnitResult<O>| {
+            if result.state_failed {
+                result = runner.run(unit, previous.take(), true);
             }
+            previous = result.engine.take();
+            absorb(&mut report, result, unit);
+        };
+        match &pool {
+            Some(pool) => pool.in_place_scope(|scope| {
+                run_window(scope, &runner, &units, window, &mut absorb_in_order)
+            }),
+            None => rayon::in_place_scope(|scope| {
+                run_window(scope, &runner, &units, window, &mut absorb_in_order)
+            }),
         }
     }
     report.elapsed = started.elapsed();

@@ -277,6 +277,43 @@ fn a_corrupt_block_is_skipped_and_reported_the_same_way_at_any_thread_count() {
 }
 
 #[test]
+fn a_checkpoint_that_does_not_read_continues_the_segment_before_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = capture(dir.path(), "a.case", 100_000);
+    let (all, _) = run(std::slice::from_ref(&path), rules(), threads(1));
+    let reader = CaptureReader::open(&path).unwrap();
+    let victim = reader.segments()[5]
+        .state
+        .expect("segment 5 starts at a checkpoint");
+    drop(reader);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = victim.offset as usize + 100;
+    for b in &mut bytes[at..at + 16] {
+        *b ^= 0x5a;
+    }
+    let damaged = dir.path().join("damaged.case");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (sequential, report) = run(std::slice::from_ref(&damaged), rules(), threads(1));
+    assert_eq!(
+        report.events_read, 100_000,
+        "no event is lost with a checkpoint"
+    );
+    // The sequential engine never needed that checkpoint: every alert is the
+    // undamaged file's.
+    assert_eq!(sequential, all);
+    for n in [2, 4] {
+        let (parallel, report) = run(std::slice::from_ref(&damaged), rules(), threads(n));
+        assert_eq!(report.events_read, 100_000, "{n} threads");
+        assert!(
+            report.skipped.iter().any(|s| s.offset == victim.offset),
+            "{n} threads: the damaged checkpoint is reported: {:?}",
+            report.skipped
+        );
+        assert_eq!(parallel, sequential, "{n} threads");
+    }
+}
+
+#[test]
 fn a_file_given_twice_is_refused_as_an_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let path = capture(dir.path(), "a.case", 10_000);
