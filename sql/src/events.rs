@@ -429,15 +429,16 @@ impl ArgsWriter {
                 out.push(',');
             }
             let param = params.get(i);
+            // Parameter names are the schema's identifiers: nothing in them to escape.
+            out.push('"');
             match param {
-                Some(p) => push_json_str(out, p.name),
+                Some(p) => out.push_str(p.name),
                 None => {
-                    out.push_str("\"arg");
+                    out.push_str("arg");
                     out.push_str(numbers.format(i));
-                    out.push('"');
                 }
             }
-            out.push(':');
+            out.push_str("\":");
             match arg {
                 Arg::Absent => out.push_str("null"),
                 Arg::Int(v) | Arg::Fd(v) => out.push_str(numbers.format(v)),
@@ -449,9 +450,7 @@ impl ArgsWriter {
                     None => out.push_str(numbers.format(v)),
                 },
                 Arg::Str(bytes) | Arg::Bytes(bytes) => {
-                    self.escaped.clear();
-                    escape_into(bytes, &mut self.escaped);
-                    push_json_str(out, &self.escaped);
+                    push_json_text(out, &mut self.escaped, bytes)
                 }
                 Arg::StrList(list) => {
                     out.push('[');
@@ -459,9 +458,7 @@ impl ArgsWriter {
                         if j > 0 {
                             out.push(',');
                         }
-                        self.escaped.clear();
-                        escape_into(item, &mut self.escaped);
-                        push_json_str(out, &self.escaped);
+                        push_json_text(out, &mut self.escaped, item);
                     }
                     out.push(']');
                 }
@@ -503,6 +500,70 @@ fn symbol(
     value: u64,
 ) -> &str {
     cached_text(symbols, (kind.0, index, value), || render_int(hint, value))
+}
+
+/// Untrusted `bytes` as a JSON string literal of their escaped text ([`escape_into`],
+/// through `scratch`).
+fn push_json_text(out: &mut String, scratch: &mut String, bytes: &[u8]) {
+    // Printable ASCII without quotes or backslashes, nearly every path and most
+    // buffers, needs neither escaping: one pass over it instead of two and a copy.
+    if bytes
+        .iter()
+        .fold(true, |plain, &b| plain & is_json_plain(b))
+    {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            out.push('"');
+            out.push_str(text);
+            out.push('"');
+            return;
+        }
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.is_ascii() => push_json_ascii(out, text),
+        _ => {
+            scratch.clear();
+            escape_into(bytes, scratch);
+            push_json_str(out, scratch);
+        }
+    }
+}
+
+/// Printable ASCII other than quotes and backslashes: what neither `escape` nor JSON
+/// changes.
+fn is_json_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) & (b != b'"') & (b != b'\\')
+}
+
+/// ASCII `text` as a JSON string of their escaped text, both escapings in one pass:
+/// buffers with line ends and quotes (requests, logs, JSON bodies) are common.
+fn push_json_ascii(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain_from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            // `escape` doubles a backslash; JSON doubles each again.
+            b'\\' => "\\\\\\\\",
+            b'\n' => "\\\\n",
+            b'\t' => "\\\\t",
+            b'\r' => "\\\\r",
+            0x00..=0x1f | 0x7f => "",
+            _ => continue,
+        };
+        // ASCII: every index is a char boundary.
+        out.push_str(&text[plain_from..i]);
+        if escaped.is_empty() {
+            out.push_str("\\\\x");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escaped);
+        }
+        plain_from = i + 1;
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
 }
 
 /// `text` as a JSON string literal. Text from [`escape`] holds no control characters,
@@ -630,6 +691,67 @@ mod tests {
             writer.flags(&dup3.as_event()).map(Cow::into_owned),
             open_flags
         );
+    }
+
+    #[test]
+    fn parameter_names_need_no_json_escaping() {
+        use casefile_formats::schema::decoded_kinds;
+        let raw = kind_info(EventKind::syscall(EventKind::SYSCALL_LIMIT - 1));
+        for info in decoded_kinds().chain([raw]) {
+            for param in info.params {
+                assert!(
+                    !param.name.is_empty()
+                        && param
+                            .name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                    "{}: parameter `{}`",
+                    info.name,
+                    param.name
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Every shortcut of `push_json_text` gives the JSON of `escape`'s text.
+        #[test]
+        fn args_text_is_the_json_of_the_escaped_text(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'a', b'/', b' ', b'"', b'\\', b'\n', b'\r', b'\t', 0x1b, 0x00, 0x7f,
+                    0xc3, 0xa9, 0xe2, 0x80, 0xae, 0xff,
+                ]),
+                0..24,
+            )
+        ) {
+            let mut out = String::new();
+            push_json_text(&mut out, &mut String::new(), &bytes);
+            let back: String = serde_json::from_str(&out).expect("a JSON string");
+            proptest::prop_assert_eq!(back, casefile_formats::text::escape(&bytes));
+        }
+    }
+
+    #[test]
+    fn args_text_escapes_like_cat_in_every_shape() {
+        use casefile_formats::text::escape;
+        let mut out = String::new();
+        let mut scratch = String::new();
+        for bytes in [
+            &b"/etc/passwd"[..],
+            b"say \"hi\"",
+            b"back\\slash",
+            b"line\r\n",
+            b"\x1b[31mred",
+            b"caf\xc3\xa9",
+            b"bad \xff utf8",
+            b"",
+        ] {
+            out.clear();
+            push_json_text(&mut out, &mut scratch, bytes);
+            let back: String = serde_json::from_str(&out).expect("a JSON string");
+            assert_eq!(back, escape(bytes), "{out}");
+        }
     }
 
     #[test]
