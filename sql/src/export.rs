@@ -16,6 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -382,23 +383,30 @@ pub fn export(
             ..TableReport::default()
         },
     );
-    for (table, batch) in &pass.summaries {
-        let mut writer = PartitionedWriter::new(dir, *table, 0, &host, options.partitioning);
-        if batch.num_rows() > 0 {
-            writer.write(batch.clone())?;
-        } else {
-            // An empty table still gets a file, so readers see its schema.
-            let path = writer.dir_for(None);
-            writer.write_to(path, batch)?;
-        }
-        writer.close_all()?;
-        tables.insert(
-            *table,
-            TableReport {
+    // The summary tables are written side by side: the replay is over, every core free.
+    let written: Vec<Result<(Table, TableReport), SqlError>> = pass
+        .summaries
+        .par_iter()
+        .map(|(table, batch)| {
+            let mut writer = PartitionedWriter::new(dir, *table, 0, &host, options.partitioning);
+            if batch.num_rows() > 0 {
+                writer.write(batch.clone())?;
+            } else {
+                // An empty table still gets a file, so readers see its schema.
+                let path = writer.dir_for(None);
+                writer.write_to(path, batch)?;
+            }
+            writer.close_all()?;
+            let report = TableReport {
                 rows: batch.num_rows() as u64,
                 ..TableReport::default()
-            },
-        );
+            };
+            Ok((*table, report))
+        })
+        .collect();
+    for result in written {
+        let (table, report) = result?;
+        tables.insert(table, report);
     }
     for (table, report) in tables.iter_mut() {
         (report.files, report.bytes) = disk_usage(&dir.join(table.name()));
