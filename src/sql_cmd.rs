@@ -3,9 +3,10 @@
 
 use crate::replay_cmd::load_rules;
 use anyhow::{bail, Context, Result};
-use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use arrow::array::{Array, ArrayRef, StringArray};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use casefile_formats::text::escape_str;
 use casefile_replay::CaptureSet;
 use casefile_rules::engine::CompiledRules;
@@ -170,23 +171,28 @@ fn located(sql: &str, message: &str) -> anyhow::Error {
 }
 
 /// Strings from the observed host with control characters escaped, so results cannot
-/// drive the terminal (JSON output escapes them by itself).
+/// drive the terminal (JSON output escapes them by itself). Every column that can hold
+/// text, in whatever Arrow type (views and dictionaries, as DataFusion reads Parquet,
+/// or inside lists and structs), becomes the escaped text it would print as.
 fn escaped(batch: &RecordBatch) -> Result<RecordBatch> {
+    let options = FormatOptions::default();
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|column| match column.data_type() {
-            DataType::Utf8 => {
-                let strings = column.as_string::<i32>();
-                let clean: StringArray = strings
-                    .iter()
-                    .map(|s| s.map(|s| escape_str(s).into_owned()))
-                    .collect();
-                Arc::new(clean) as ArrayRef
+        .map(|column| -> Result<ArrayRef> {
+            if !holds_text(column.data_type()) {
+                return Ok(column.clone());
             }
-            _ => column.clone(),
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let clean: StringArray = (0..column.len())
+                .map(|row| {
+                    (!column.is_null(row))
+                        .then(|| escape_str(&formatter.value(row).to_string()).into_owned())
+                })
+                .collect();
+            Ok(Arc::new(clean))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let schema = Arc::new(arrow::datatypes::Schema::new(
         batch
             .schema()
@@ -197,6 +203,23 @@ fn escaped(batch: &RecordBatch) -> Result<RecordBatch> {
             .collect::<Vec<_>>(),
     ));
     Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// Whether values of `data_type` can carry text from the host.
+fn holds_text(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Union(..) => true,
+        DataType::Dictionary(_, values) => holds_text(values),
+        DataType::List(item)
+        | DataType::LargeList(item)
+        | DataType::ListView(item)
+        | DataType::LargeListView(item)
+        | DataType::FixedSizeList(item, _)
+        | DataType::Map(item, _) => holds_text(item.data_type()),
+        DataType::Struct(fields) => fields.iter().any(|f| holds_text(f.data_type())),
+        DataType::RunEndEncoded(_, values) => holds_text(values.data_type()),
+        _ => false,
+    }
 }
 
 pub fn print_batches(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> Result<()> {
@@ -320,13 +343,40 @@ mod tests {
     }
 
     #[test]
-    fn table_output_escapes_control_characters() {
-        let names: ArrayRef = Arc::new(StringArray::from(vec!["evil\x1b[2Jname"]));
-        let batch = RecordBatch::try_from_iter([("proc_name", names)]).expect("batch");
+    fn table_and_csv_output_escape_control_characters_in_every_text_type() {
+        use arrow::array::{DictionaryArray, ListBuilder, StringBuilder, StringViewArray};
+        use arrow::datatypes::Int32Type;
+        let evil = "evil\x1b[2Jname";
+        let plain: ArrayRef = Arc::new(StringArray::from(vec![Some(evil), None]));
+        // DataFusion reads exported Parquet text as views.
+        let view: ArrayRef = Arc::new(StringViewArray::from(vec![Some(evil), Some("ok")]));
+        let dictionary: ArrayRef = Arc::new(
+            vec![Some(evil), None]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let mut argv = ListBuilder::new(StringBuilder::new());
+        argv.values().append_value("sh");
+        argv.values().append_value(evil);
+        argv.append(true);
+        argv.append(false);
+        let list: ArrayRef = Arc::new(argv.finish());
+        let batch = RecordBatch::try_from_iter([
+            ("proc_name", plain),
+            ("exe", view),
+            ("user", dictionary),
+            ("argv", list),
+        ])
+        .expect("batch");
+        for format in [Format::Table, Format::Csv] {
+            let mut out = Vec::new();
+            print_batches(std::slice::from_ref(&batch), format, &mut out).expect("print");
+            let text = String::from_utf8(out).expect("utf-8");
+            assert!(!text.contains('\x1b'), "{text}");
+            assert_eq!(text.matches("evil\\x1b[2Jname").count(), 4, "{text}");
+        }
         let mut out = Vec::new();
-        print_batches(&[batch], Format::Table, &mut out).expect("print");
-        let text = String::from_utf8(out).expect("utf-8");
-        assert!(!text.contains('\x1b'), "{text}");
-        assert!(text.contains("evil"), "{text}");
+        print_batches(&[batch], Format::Json, &mut out).expect("print");
+        assert!(!String::from_utf8(out).expect("utf-8").contains('\x1b'));
     }
 }
