@@ -74,6 +74,19 @@ fn capture(dir: &Path, name: &str, events: u64) -> PathBuf {
     path
 }
 
+/// A copy of the capture at `path` (`damaged.case` beside it) with 16 bytes from `at`
+/// flipped.
+fn damaged_copy(path: &Path, at: u64) -> PathBuf {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = at as usize;
+    for b in &mut bytes[at..at + 16] {
+        *b ^= 0x5a;
+    }
+    let damaged = path.with_file_name("damaged.case");
+    std::fs::write(&damaged, &bytes).unwrap();
+    damaged
+}
+
 #[test]
 fn parallel_replay_gives_the_sequential_alerts_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,13 +262,7 @@ fn a_corrupt_block_is_skipped_and_reported_the_same_way_at_any_thread_count() {
     // the block is found, and its checksum fails when it is decoded).
     let victim = *reader.event_blocks().nth(20).unwrap();
     drop(reader);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = victim.offset as usize + 200;
-    for b in &mut bytes[at..at + 16] {
-        *b ^= 0x5a;
-    }
-    let damaged = dir.path().join("damaged.case");
-    std::fs::write(&damaged, &bytes).unwrap();
+    let damaged = damaged_copy(&path, victim.offset + 200);
     let (sequential, report) = run(std::slice::from_ref(&damaged), rules(), threads(1));
     assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
     assert_eq!(report.skipped[0].offset, victim.offset);
@@ -286,13 +293,7 @@ fn a_checkpoint_that_does_not_read_continues_the_segment_before_at_any_thread_co
         .state
         .expect("segment 5 starts at a checkpoint");
     drop(reader);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = victim.offset as usize + 100;
-    for b in &mut bytes[at..at + 16] {
-        *b ^= 0x5a;
-    }
-    let damaged = dir.path().join("damaged.case");
-    std::fs::write(&damaged, &bytes).unwrap();
+    let damaged = damaged_copy(&path, victim.offset + 100);
     let (sequential, report) = run(std::slice::from_ref(&damaged), rules(), threads(1));
     assert_eq!(
         report.events_read, 100_000,
