@@ -507,18 +507,15 @@ fn symbol(
 fn push_json_text(out: &mut String, scratch: &mut String, bytes: &[u8]) {
     // Printable ASCII without quotes or backslashes, nearly every path and most
     // buffers, needs neither escaping: one pass over it instead of two and a copy.
-    if bytes
+    let plain = bytes
         .iter()
-        .fold(true, |plain, &b| plain & is_json_plain(b))
-    {
-        if let Ok(text) = std::str::from_utf8(bytes) {
+        .fold(true, |plain, &b| plain & is_json_plain(b));
+    match std::str::from_utf8(bytes) {
+        Ok(text) if plain => {
             out.push('"');
             out.push_str(text);
             out.push('"');
-            return;
         }
-    }
-    match std::str::from_utf8(bytes) {
         Ok(text) if text.is_ascii() => push_json_ascii(out, text),
         _ => {
             scratch.clear();
@@ -534,7 +531,7 @@ fn is_json_plain(b: u8) -> bool {
     (0x20..0x7f).contains(&b) & (b != b'"') & (b != b'\\')
 }
 
-/// ASCII `text` as a JSON string of their escaped text, both escapings in one pass:
+/// ASCII `text` as a JSON string of its escaped text, both escapings in one pass:
 /// buffers with line ends and quotes (requests, logs, JSON bodies) are common.
 fn push_json_ascii(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
