@@ -3,9 +3,10 @@
 //! arrays. Only the columns a query asks for are built.
 
 use crate::schema::Table;
-use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int64Builder, PrimitiveArray, PrimitiveBuilder, StringBuilder,
-    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
+use arrow::array::{Array, ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, StringBuilder};
+use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use arrow::datatypes::{
+    Int32Type, Int64Type, TimestampNanosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow::datatypes::ArrowPrimitiveType;
 use arrow::datatypes::SchemaRef;
@@ -108,6 +109,27 @@ impl Col {
         )
     }
 
+    /// Text with few distinct values in a batch, built as a dictionary (`DictText`).
+    fn is_dictionary(self) -> bool {
+        matches!(
+            self,
+            Col::Host
+                | Col::Source
+                | Col::EvtType
+                | Col::Category
+                | Col::ProcName
+                | Col::Exe
+                | Col::Exepath
+                | Col::Cmdline
+                | Col::User
+                | Col::ContainerId
+                | Col::PodUid
+                | Col::FdType
+                | Col::L4proto
+                | Col::Errno
+        )
+    }
+
     fn of_fd(self) -> bool {
         matches!(
             self,
@@ -124,24 +146,26 @@ impl Col {
 }
 
 enum Builder {
-    Time(TimestampNanosecondBuilder),
-    U64(UInt64Builder),
-    U32(UInt32Builder),
-    U16(UInt16Builder),
-    I64(Int64Builder),
-    Bool(BooleanBuilder),
+    Time(Values<TimestampNanosecondType>),
+    U64(Values<UInt64Type>),
+    U32(Values<UInt32Type>),
+    U16(Values<UInt16Type>),
+    I64(Values<Int64Type>),
+    Bool(Vec<bool>),
     Str(StringBuilder),
+    Dict(DictText),
 }
 
 impl Builder {
     fn for_col(col: Col) -> Builder {
         match col {
-            Col::Time => Builder::Time(TimestampNanosecondBuilder::new().with_timezone("UTC")),
-            Col::EvtNum => Builder::U64(UInt64Builder::new()),
-            Col::Cpu | Col::LocalPort | Col::RemotePort => Builder::U16(UInt16Builder::new()),
-            Col::Pid | Col::Tid | Col::Ppid | Col::Uid => Builder::U32(UInt32Builder::new()),
-            Col::Fd | Col::Ret => Builder::I64(Int64Builder::new()),
-            Col::Failed => Builder::Bool(BooleanBuilder::new()),
+            Col::Time => Builder::Time(Values::default()),
+            Col::EvtNum => Builder::U64(Values::default()),
+            Col::Cpu | Col::LocalPort | Col::RemotePort => Builder::U16(Values::default()),
+            Col::Pid | Col::Tid | Col::Ppid | Col::Uid => Builder::U32(Values::default()),
+            Col::Fd | Col::Ret => Builder::I64(Values::default()),
+            Col::Failed => Builder::Bool(Vec::new()),
+            col if col.is_dictionary() => Builder::Dict(DictText::default()),
             _ => Builder::Str(StringBuilder::new()),
         }
     }
@@ -149,16 +173,16 @@ impl Builder {
     /// The column so far. A finished builder would start over with no capacity; it is
     /// made again sized like this batch instead, so the next batch's columns do not grow
     /// by reallocating and copying as they fill (3% of an export).
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::Time(b) => Arc::new(restart_primitive(b)),
-            Builder::U64(b) => Arc::new(restart_primitive(b)),
-            Builder::U32(b) => Arc::new(restart_primitive(b)),
-            Builder::U16(b) => Arc::new(restart_primitive(b)),
-            Builder::I64(b) => Arc::new(restart_primitive(b)),
+    fn finish(&mut self) -> Result<ArrayRef, arrow::error::ArrowError> {
+        Ok(match self {
+            Builder::Time(b) => Arc::new(b.finish().with_timezone("UTC")),
+            Builder::U64(b) => Arc::new(b.finish()),
+            Builder::U32(b) => Arc::new(b.finish()),
+            Builder::U16(b) => Arc::new(b.finish()),
+            Builder::I64(b) => Arc::new(b.finish()),
             Builder::Bool(b) => {
-                let array = b.finish();
-                *b = BooleanBuilder::with_capacity(array.len());
+                let array = BooleanArray::new(BooleanBuffer::from(b.as_slice()), None);
+                b.clear();
                 Arc::new(array)
             }
             Builder::Str(b) => {
@@ -167,14 +191,134 @@ impl Builder {
                 *b = StringBuilder::with_capacity(array.len(), bytes);
                 Arc::new(array)
             }
+            Builder::Dict(d) => Arc::new(d.finish()?),
+        })
+    }
+}
+
+/// A number column as plain vectors: Arrow's builders cost about 20 instructions a value
+/// (two buffers, each checked for room), a vector push a few.
+struct Values<T: ArrowPrimitiveType> {
+    values: Vec<T::Native>,
+    /// Row validity, kept once a column takes `push_option`.
+    valid: Vec<bool>,
+    nulls: usize,
+}
+
+impl<T: ArrowPrimitiveType> Default for Values<T> {
+    fn default() -> Self {
+        Values {
+            values: Vec::new(),
+            valid: Vec::new(),
+            nulls: 0,
         }
     }
 }
 
-fn restart_primitive<T: ArrowPrimitiveType>(b: &mut PrimitiveBuilder<T>) -> PrimitiveArray<T> {
-    let array = b.finish();
-    *b = PrimitiveBuilder::with_capacity(array.len()).with_data_type(array.data_type().clone());
-    array
+impl<T: ArrowPrimitiveType> Values<T> {
+    /// A row of a column without nulls.
+    fn push(&mut self, value: T::Native) {
+        self.values.push(value);
+    }
+
+    /// A row of a column that has nulls (each of its rows comes through here).
+    fn push_option(&mut self, value: Option<T::Native>) {
+        self.values.push(value.unwrap_or_default());
+        self.valid.push(value.is_some());
+        self.nulls += usize::from(value.is_none());
+    }
+
+    fn finish(&mut self) -> PrimitiveArray<T> {
+        let rows = self.values.len();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(rows));
+        let nulls = (std::mem::take(&mut self.nulls) > 0)
+            .then(|| NullBuffer::new(BooleanBuffer::from(self.valid.as_slice())));
+        self.valid.clear();
+        PrimitiveArray::new(ScalarBuffer::from(values), nulls)
+    }
+}
+
+/// A text column whose values repeat within a batch (event types, process names, users):
+/// each distinct value is stored once per batch and rows hold its key. A row costs a key
+/// instead of a copy of its text, and Parquet dictionary-encodes the column either way.
+/// Values are found by a small integer id ([`DictText::push_id`]) or by a key the caller
+/// keeps ([`DictText::push_keyed`], for per-process text).
+#[derive(Default)]
+struct DictText {
+    /// Row keys, [`NULL_KEY`] for a null row: a plain vector, because Arrow's key builder
+    /// cost 30 instructions a row.
+    keys: Vec<i32>,
+    nulls: usize,
+    values: StringBuilder,
+    /// The key of each id seen in this batch, -1 for none.
+    key_of_id: Vec<i32>,
+    ids_seen: Vec<usize>,
+}
+
+const NULL_KEY: i32 = -1;
+
+impl DictText {
+    fn push_null(&mut self) {
+        self.keys.push(NULL_KEY);
+        self.nulls += 1;
+    }
+
+    /// A row of `text`, which is what `id` always stands for in this column.
+    fn push_id(&mut self, id: usize, text: &str) {
+        if id >= self.key_of_id.len() {
+            self.key_of_id.resize(id + 1, -1);
+        }
+        let key = match self.key_of_id[id] {
+            -1 => {
+                let key = self.add_value(text);
+                self.key_of_id[id] = key;
+                self.ids_seen.push(id);
+                key
+            }
+            key => key,
+        };
+        self.keys.push(key);
+    }
+
+    /// A row of the value under `key`; `new` when this row brings it (it is then added
+    /// under the next key, which the caller has counted as `key`). `None` is a null row
+    /// (an empty value keeps the caller's keys in step).
+    fn push_keyed(&mut self, key: i32, new: bool, text: Option<&str>) {
+        if new {
+            self.add_value(text.unwrap_or(""));
+        }
+        match text {
+            Some(_) => self.keys.push(key),
+            None => self.push_null(),
+        }
+    }
+
+    fn add_value(&mut self, text: &str) -> i32 {
+        self.values.append_value(text);
+        // At most one value per row, and batches are far below i32::MAX rows.
+        (arrow::array::ArrayBuilder::len(&self.values) - 1) as i32
+    }
+
+    fn finish(&mut self) -> Result<DictionaryArray<Int32Type>, arrow::error::ArrowError> {
+        for id in self.ids_seen.drain(..) {
+            self.key_of_id[id] = -1;
+        }
+        let rows = self.keys.len();
+        let mut keys = std::mem::replace(&mut self.keys, Vec::with_capacity(rows));
+        let nulls = (std::mem::take(&mut self.nulls) > 0).then(|| {
+            let valid = BooleanBuffer::collect_bool(rows, |i| keys[i] != NULL_KEY);
+            // Null rows point at the first value, as Arrow's own builders leave them.
+            for key in keys.iter_mut() {
+                *key = (*key).max(0);
+            }
+            NullBuffer::new(valid)
+        });
+        let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
+        let bytes = self.values.values_slice().len();
+        let values = self.values.finish();
+        self.values = StringBuilder::with_capacity(values.len(), bytes);
+        DictionaryArray::try_new(keys, Arc::new(values))
+    }
 }
 
 /// A process's strings as the events table shows them, made once per process image
@@ -188,6 +332,9 @@ struct ProcessText {
     user: Option<String>,
     container_id: Option<String>,
     pod_uid: Option<String>,
+    /// The batch whose dictionaries hold these strings, and their key there.
+    batch: u64,
+    key: i32,
 }
 
 impl ProcessText {
@@ -202,16 +349,36 @@ impl ProcessText {
             user: state.user(process.uid).map(|u| text(u.name.as_bytes())),
             container_id: nonempty(&process.container_id),
             pod_uid: nonempty(&process.pod_uid),
+            batch: 0,
+            key: 0,
         }
     }
 }
 
 /// The `source` column: where an event came from.
 pub fn source_of(kind: EventKind) -> &'static str {
-    match kind_info(kind).category {
-        Category::Meta => "casefile",
-        Category::Plugin => "plugin",
-        _ => "syscall",
+    source_of_category(kind_info(kind).category).1
+}
+
+/// The source of events of `category`, and a small number that stands for it.
+fn source_of_category(category: Category) -> (usize, &'static str) {
+    match category {
+        Category::Meta => (0, "casefile"),
+        Category::Plugin => (1, "plugin"),
+        _ => (2, "syscall"),
+    }
+}
+
+/// A row of one of the process's strings (`field`) in `column`, keyed as `push` found
+/// the process in this batch; a null row for an event without a process.
+fn push_process_text(
+    column: &mut DictText,
+    process: Option<(&ProcessText, i32, bool)>,
+    field: impl Fn(&ProcessText) -> Option<&str>,
+) {
+    match process {
+        Some((text, key, new)) => column.push_keyed(key, new, field(text)),
+        None => column.push_null(),
     }
 }
 
@@ -233,6 +400,10 @@ pub struct EventColumns {
     needs_process: bool,
     needs_fd: bool,
     rows: usize,
+    /// Batches finished so far, plus one: the batch being built.
+    batch: u64,
+    /// Processes in this batch's dictionaries.
+    process_keys: i32,
     /// Per pid; dropped when the process changes image, name or user.
     texts: HashMap<u32, ProcessText, foldhash::fast::RandomState>,
     args: ArgsWriter,
@@ -280,6 +451,8 @@ impl EventColumns {
             schema,
             host: host.to_string(),
             rows: 0,
+            batch: 1,
+            process_keys: 0,
             texts: HashMap::default(),
             args: ArgsWriter::default(),
             ip_texts: HashMap::default(),
@@ -304,14 +477,24 @@ impl EventColumns {
     pub fn push(&mut self, ctx: &Ctx<'_>) {
         let event: &Event<'_> = ctx.event;
         let info = kind_info(event.kind);
+        let kind_id = usize::from(event.kind.0);
         let process = ctx.process;
+        // The process's strings, their key in this batch's dictionaries, and whether
+        // this row is the first of the batch to show them.
         let text = match (self.needs_process, process) {
-            (true, Some(p)) => Some(
-                &*self
+            (true, Some(p)) => {
+                let text = self
                     .texts
                     .entry(p.pid)
-                    .or_insert_with(|| ProcessText::new(p, ctx.state)),
-            ),
+                    .or_insert_with(|| ProcessText::new(p, ctx.state));
+                let new = text.batch != self.batch;
+                if new {
+                    text.batch = self.batch;
+                    text.key = self.process_keys;
+                    self.process_keys += 1;
+                }
+                Some((&*text, text.key, new))
+            }
             _ => None,
         };
         let fd = if self.needs_fd { ctx.fd.as_ref() } else { None };
@@ -327,37 +510,53 @@ impl EventColumns {
             }
             None => (None, None, None, None),
         };
+        let failed = event.kind.is_syscall() && event.ret < 0;
         for (col, builder) in self.cols.iter().zip(self.builders.iter_mut()) {
             match (col, builder) {
                 (Col::Time, Builder::Time(b)) => {
-                    b.append_value(ctx.boot_time_ns.saturating_add(event.ts) as i64)
+                    b.push(ctx.boot_time_ns.saturating_add(event.ts) as i64)
                 }
-                (Col::EvtNum, Builder::U64(b)) => b.append_value(ctx.num),
-                (Col::Host, Builder::Str(b)) => b.append_value(&self.host),
-                (Col::Source, Builder::Str(b)) => b.append_value(source_of(event.kind)),
-                (Col::EvtType, Builder::Str(b)) => b.append_value(info.name),
-                (Col::Category, Builder::Str(b)) => b.append_value(info.category.as_str()),
-                (Col::Cpu, Builder::U16(b)) => b.append_value(event.cpu),
-                (Col::Pid, Builder::U32(b)) => b.append_value(event.pid),
-                (Col::Tid, Builder::U32(b)) => b.append_value(event.tid),
-                (Col::Ppid, Builder::U32(b)) => b.append_option(process.map(|p| p.ppid)),
-                (Col::Uid, Builder::U32(b)) => b.append_option(process.map(|p| p.uid)),
-                (Col::ProcName, Builder::Str(b)) => b.append_option(text.map(|t| &t.name)),
-                (Col::Exe, Builder::Str(b)) => b.append_option(text.map(|t| &t.exe)),
-                (Col::Exepath, Builder::Str(b)) => b.append_option(text.map(|t| &t.exepath)),
-                (Col::Cmdline, Builder::Str(b)) => b.append_option(text.map(|t| &t.cmdline)),
-                (Col::User, Builder::Str(b)) => b.append_option(text.and_then(|t| t.user.as_ref())),
-                (Col::ContainerId, Builder::Str(b)) => {
-                    b.append_option(text.and_then(|t| t.container_id.as_ref()))
+                (Col::EvtNum, Builder::U64(b)) => b.push(ctx.num),
+                (Col::Host, Builder::Dict(d)) => d.push_id(0, &self.host),
+                (Col::Source, Builder::Dict(d)) => {
+                    let (id, source) = source_of_category(info.category);
+                    d.push_id(id, source)
                 }
-                (Col::PodUid, Builder::Str(b)) => {
-                    b.append_option(text.and_then(|t| t.pod_uid.as_ref()))
+                (Col::EvtType, Builder::Dict(d)) => d.push_id(kind_id, info.name),
+                (Col::Category, Builder::Dict(d)) => {
+                    d.push_id(info.category as usize, info.category.as_str())
                 }
-                (Col::Fd, Builder::I64(b)) => b.append_option(fd_num),
-                (Col::FdType, Builder::Str(b)) => b.append_option(fd_kind.map(|k| k.type_name())),
+                (Col::Cpu, Builder::U16(b)) => b.push(event.cpu),
+                (Col::Pid, Builder::U32(b)) => b.push(event.pid),
+                (Col::Tid, Builder::U32(b)) => b.push(event.tid),
+                (Col::Ppid, Builder::U32(b)) => b.push_option(process.map(|p| p.ppid)),
+                (Col::Uid, Builder::U32(b)) => b.push_option(process.map(|p| p.uid)),
+                (Col::ProcName, Builder::Dict(d)) => push_process_text(d, text, |t| Some(&t.name)),
+                (Col::Exe, Builder::Dict(d)) => push_process_text(d, text, |t| Some(&t.exe)),
+                (Col::Exepath, Builder::Dict(d)) => {
+                    push_process_text(d, text, |t| Some(&t.exepath))
+                }
+                (Col::Cmdline, Builder::Dict(d)) => {
+                    push_process_text(d, text, |t| Some(&t.cmdline))
+                }
+                (Col::User, Builder::Dict(d)) => push_process_text(d, text, |t| t.user.as_deref()),
+                (Col::ContainerId, Builder::Dict(d)) => {
+                    push_process_text(d, text, |t| t.container_id.as_deref())
+                }
+                (Col::PodUid, Builder::Dict(d)) => {
+                    push_process_text(d, text, |t| t.pod_uid.as_deref())
+                }
+                (Col::Fd, Builder::I64(b)) => b.push_option(fd_num),
+                (Col::FdType, Builder::Dict(d)) => match fd_kind {
+                    Some(kind) => d.push_id(kind as usize, kind.type_name()),
+                    None => d.push_null(),
+                },
                 (Col::FdName, Builder::Str(b)) => b.append_option(fd_name.map(utf8_lossy)),
-                (Col::L4proto, Builder::Str(b)) => {
-                    b.append_option(socket.and_then(|s| l4proto_name(s.l4proto)))
+                (Col::L4proto, Builder::Dict(d)) => {
+                    match socket.and_then(|s| Some((s.l4proto, l4proto_name(s.l4proto)?))) {
+                        Some((proto, name)) => d.push_id(usize::from(proto), &name),
+                        None => d.push_null(),
+                    }
                 }
                 (Col::LocalIp, Builder::Str(b)) => b.append_option(
                     socket
@@ -365,7 +564,7 @@ impl EventColumns {
                         .map(|a| cached_text(&mut self.ip_texts, a.ip(), || a.ip().to_string())),
                 ),
                 (Col::LocalPort, Builder::U16(b)) => {
-                    b.append_option(socket.and_then(|s| s.local).map(|a| a.port()))
+                    b.push_option(socket.and_then(|s| s.local).map(|a| a.port()))
                 }
                 (Col::RemoteIp, Builder::Str(b)) => b.append_option(
                     socket
@@ -373,18 +572,18 @@ impl EventColumns {
                         .map(|a| cached_text(&mut self.ip_texts, a.ip(), || a.ip().to_string())),
                 ),
                 (Col::RemotePort, Builder::U16(b)) => {
-                    b.append_option(socket.and_then(|s| s.remote).map(|a| a.port()))
+                    b.push_option(socket.and_then(|s| s.remote).map(|a| a.port()))
                 }
                 (Col::Flags, Builder::Str(b)) => b.append_option(self.args.flags(event)),
-                (Col::Ret, Builder::I64(b)) => b.append_value(event.ret),
-                (Col::Failed, Builder::Bool(b)) => {
-                    b.append_value(event.kind.is_syscall() && event.ret < 0)
+                (Col::Ret, Builder::I64(b)) => b.push(event.ret),
+                (Col::Failed, Builder::Bool(b)) => b.push(failed),
+                (Col::Errno, Builder::Dict(d)) => {
+                    match failed.then(|| errno_name(event.ret)).flatten() {
+                        // A failed syscall's return value is a small negative errno.
+                        Some(name) => d.push_id(event.ret.unsigned_abs() as usize, name),
+                        None => d.push_null(),
+                    }
                 }
-                (Col::Errno, Builder::Str(b)) => b.append_option(
-                    (event.kind.is_syscall() && event.ret < 0)
-                        .then(|| errno_name(event.ret))
-                        .flatten(),
-                ),
                 (Col::Args, Builder::Str(b)) => b.append_value(self.args.write(event)),
                 _ => unreachable!("each column is made with its own builder"),
             }
@@ -394,8 +593,14 @@ impl EventColumns {
 
     /// The rows so far as a batch; the builder starts empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let arrays = self
+            .builders
+            .iter_mut()
+            .map(Builder::finish)
+            .collect::<Result<Vec<ArrayRef>, _>>()?;
         let rows = std::mem::take(&mut self.rows);
+        self.batch += 1;
+        self.process_keys = 0;
         RecordBatch::try_new_with_options(
             self.schema.clone(),
             arrays,

@@ -136,7 +136,7 @@ fn writer_properties(table: Table) -> WriterProperties {
             .schema()
             .fields()
             .iter()
-            .filter(|f| *f.data_type() == DataType::Utf8)
+            .filter(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Dictionary(..)))
             .map(|f| f.name().clone())
             .filter(|name| !RANGED_EVENT_TEXT.contains(&name.as_str()))
             .collect(),

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, OnceLock};
 
 /// Bumped whenever a column is added, removed, renamed or retyped.
-pub const TABLES_VERSION: u32 = 1;
+pub const TABLES_VERSION: u32 = 2;
 
 /// The tables, in the order exports write them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +56,12 @@ pub fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
+/// Text stored once per distinct value of a batch, rows holding keys: the `events` columns
+/// that repeat a few values (types, process names, users, containers).
+pub fn dictionary_text() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
 fn string_list() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
@@ -70,26 +76,26 @@ fn build_schema(table: Table) -> SchemaRef {
         Table::Events => vec![
             f("time", timestamp(), false),
             f("evt_num", UInt64, false),
-            f("host", Utf8, false),
-            f("source", Utf8, false),
-            f("evt_type", Utf8, false),
-            f("category", Utf8, false),
+            f("host", dictionary_text(), false),
+            f("source", dictionary_text(), false),
+            f("evt_type", dictionary_text(), false),
+            f("category", dictionary_text(), false),
             f("cpu", UInt16, false),
             f("pid", UInt32, false),
             f("tid", UInt32, false),
             f("ppid", UInt32, true),
-            f("proc_name", Utf8, true),
-            f("exe", Utf8, true),
-            f("exepath", Utf8, true),
-            f("cmdline", Utf8, true),
-            f("user", Utf8, true),
+            f("proc_name", dictionary_text(), true),
+            f("exe", dictionary_text(), true),
+            f("exepath", dictionary_text(), true),
+            f("cmdline", dictionary_text(), true),
+            f("user", dictionary_text(), true),
             f("uid", UInt32, true),
-            f("container_id", Utf8, true),
-            f("pod_uid", Utf8, true),
+            f("container_id", dictionary_text(), true),
+            f("pod_uid", dictionary_text(), true),
             f("fd", Int64, true),
-            f("fd_type", Utf8, true),
+            f("fd_type", dictionary_text(), true),
             f("fd_name", Utf8, true),
-            f("l4proto", Utf8, true),
+            f("l4proto", dictionary_text(), true),
             f("local_ip", Utf8, true),
             f("local_port", UInt16, true),
             f("remote_ip", Utf8, true),
@@ -97,7 +103,7 @@ fn build_schema(table: Table) -> SchemaRef {
             f("flags", Utf8, true),
             f("ret", Int64, false),
             f("failed", Boolean, false),
-            f("errno", Utf8, true),
+            f("errno", dictionary_text(), true),
             f("args", Utf8, false),
         ],
         Table::Processes => vec![
