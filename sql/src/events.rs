@@ -5,11 +5,11 @@
 use crate::schema::Table;
 use arrow::array::{Array, ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, StringBuilder};
 use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use arrow::datatypes::ArrowPrimitiveType;
+use arrow::datatypes::SchemaRef;
 use arrow::datatypes::{
     Int32Type, Int64Type, TimestampNanosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow::datatypes::ArrowPrimitiveType;
-use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use casefile_formats::event::Arg;
 use casefile_formats::event::{Event, EventKind};
@@ -285,7 +285,8 @@ impl DictText {
     /// (an empty value keeps the caller's keys in step).
     fn push_keyed(&mut self, key: i32, new: bool, text: Option<&str>) {
         if new {
-            self.add_value(text.unwrap_or(""));
+            let added = self.add_value(text.unwrap_or(""));
+            debug_assert_eq!(added, key, "a keyed column takes only keyed rows");
         }
         match text {
             Some(_) => self.keys.push(key),
@@ -969,6 +970,59 @@ mod tests {
             let back: String = serde_json::from_str(&out).expect("a JSON string");
             assert_eq!(back, text, "{out}");
         }
+    }
+
+    fn strings(array: &dyn Array) -> Vec<Option<String>> {
+        let text = arrow::compute::cast(array, &arrow::datatypes::DataType::Utf8).expect("cast");
+        let text = text
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("strings");
+        text.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn dictionary_columns_hold_each_rows_text_across_batches() {
+        let owned = |rows: &[Option<&str>]| -> Vec<Option<String>> {
+            rows.iter().map(|v| v.map(str::to_string)).collect()
+        };
+        let (mut by_id, mut keyed) = (DictText::default(), DictText::default());
+        for batch in 0..2 {
+            by_id.push_id(7, "openat");
+            by_id.push_null();
+            by_id.push_id(3, "read");
+            by_id.push_id(7, "openat");
+            let array = by_id.finish().expect("valid keys");
+            assert_eq!(
+                strings(&array),
+                owned(&[Some("openat"), None, Some("read"), Some("openat")]),
+                "batch {batch}"
+            );
+            assert_eq!(array.values().len(), 2, "each value once per batch");
+
+            // Three processes: one without a user (its empty value keeps keys in step).
+            keyed.push_keyed(0, true, Some("root"));
+            keyed.push_keyed(1, true, None);
+            keyed.push_null();
+            keyed.push_keyed(0, false, Some("root"));
+            keyed.push_keyed(2, true, Some("www-data"));
+            keyed.push_keyed(1, false, None);
+            assert_eq!(
+                strings(&keyed.finish().expect("valid keys")),
+                owned(&[
+                    Some("root"),
+                    None,
+                    None,
+                    Some("root"),
+                    Some("www-data"),
+                    None
+                ]),
+                "batch {batch}"
+            );
+        }
+        let mut nulls_only = DictText::default();
+        nulls_only.push_null();
+        assert_eq!(strings(&nulls_only.finish().expect("valid")), [None]);
     }
 
     #[test]
