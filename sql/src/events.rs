@@ -733,40 +733,57 @@ fn push_json_text(out: &mut String, scratch: &mut String, bytes: &[u8]) {
 
 /// Printable ASCII other than quotes and backslashes: what neither `escape` nor JSON
 /// changes.
-fn is_json_plain(b: u8) -> bool {
-    (0x20..0x7f).contains(&b) & (b != b'"') & (b != b'\\')
+const fn is_json_plain(b: u8) -> bool {
+    (b >= 0x20) & (b < 0x7f) & (b != b'"') & (b != b'\\')
 }
 
 /// ASCII `text` as a JSON string of its escaped text, both escapings in one pass:
 /// buffers with line ends and quotes (requests, logs, JSON bodies) are common.
 fn push_json_ascii(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let mut plain_from = 0;
     for (i, b) in text.bytes().enumerate() {
-        let escaped = match b {
-            b'"' => "\\\"",
-            // `escape` doubles a backslash; JSON doubles each again.
-            b'\\' => "\\\\\\\\",
-            b'\n' => "\\\\n",
-            b'\t' => "\\\\t",
-            b'\r' => "\\\\r",
-            0x00..=0x1f | 0x7f => "",
-            _ => continue,
-        };
+        // A table look-up instead of the chain of comparisons a `match` makes: the loop
+        // runs for every byte of such buffers.
+        if JSON_PLAIN_ASCII[usize::from(b & 0x7f)] {
+            continue;
+        }
         // ASCII: every index is a char boundary.
         out.push_str(&text[plain_from..i]);
-        if escaped.is_empty() {
-            out.push_str("\\\\x");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        } else {
-            out.push_str(escaped);
-        }
+        push_json_escaped_ascii(out, b);
         plain_from = i + 1;
     }
     out.push_str(&text[plain_from..]);
     out.push('"');
+}
+
+/// [`is_json_plain`] for each ASCII byte.
+static JSON_PLAIN_ASCII: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = is_json_plain(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// The JSON text of what `escape` makes of the ASCII byte `b`, which is not plain.
+fn push_json_escaped_ascii(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.push_str("\\\""),
+        // `escape` doubles a backslash; JSON doubles each again.
+        b'\\' => out.push_str("\\\\\\\\"),
+        b'\n' => out.push_str("\\\\n"),
+        b'\t' => out.push_str("\\\\t"),
+        b'\r' => out.push_str("\\\\r"),
+        _ => {
+            out.push_str("\\\\x");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
 }
 
 /// `text` as a JSON string literal. Text from [`escape`] holds no control characters,
