@@ -71,7 +71,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
     let capture = bench_capture(&root.join("target/bench-data"), EVENTS).expect("the capture");
     let rules_path = root.join("../shared/corpus/falco/falco_rules.yaml");
     let (rules, rules_note) = if rules_path.exists() {

@@ -14,7 +14,7 @@ fn casefile(args: &[&str]) -> Output {
 }
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
 }
 
 fn sample() -> PathBuf {

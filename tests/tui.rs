@@ -65,7 +65,7 @@ fn the_binary_opens_the_sample_and_walks_to_the_first_alert() {
         );
         return;
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
     let capture = root.join("samples/scarleteel/scarleteel.case");
     let rules = root.join("samples/scarleteel/rules/scarleteel_rules.yaml");
 

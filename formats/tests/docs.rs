@@ -4,8 +4,9 @@ use casefile_formats::schema::layouts_markdown;
 
 #[test]
 fn events_doc_lists_the_layouts_of_the_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/EVENTS.md");
-    let doc = std::fs::read_to_string(path).expect("docs/EVENTS.md");
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo");
+    let path = std::path::Path::new(&root).join("../docs/EVENTS.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/EVENTS.md");
     let (begin, end) = ("<!-- layouts:begin -->\n", "<!-- layouts:end -->");
     let start = doc.find(begin).expect("begin marker") + begin.len();
     let stop = doc.find(end).expect("end marker");

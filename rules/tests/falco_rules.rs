@@ -13,7 +13,7 @@ use common::*;
 use std::path::PathBuf;
 
 fn ruleset_path() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
         .join("../../shared/corpus/falco/falco_rules.yaml");
     if path.exists() {
         Some(path)

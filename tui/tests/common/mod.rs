@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn sample_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/scarleteel")
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .join("../samples/scarleteel")
 }
 
 pub fn sample_capture() -> PathBuf {
