@@ -5,6 +5,7 @@
 //! replay's state engine (the context the rules see), so export, direct queries and
 //! alerts agree. The tables are specified in `docs/TABLES.md`.
 
+pub mod args;
 pub mod build;
 pub mod classify;
 pub mod error;
