@@ -653,6 +653,24 @@ mod tests {
     }
 
     #[test]
+    fn number_columns_keep_nulls_wherever_they_first_come() {
+        let mut column = Values::<UInt32Type>::default();
+        for rows in [
+            vec![None, Some(1), None],
+            vec![Some(2), Some(3), None, Some(4)],
+            vec![Some(5)],
+            vec![],
+        ] {
+            for &row in &rows {
+                column.push_option(row);
+            }
+            let array = column.finish();
+            assert_eq!(array.iter().collect::<Vec<_>>(), rows);
+            assert_eq!(array.nulls().is_some(), rows.contains(&None), "{rows:?}");
+        }
+    }
+
+    #[test]
     fn a_projection_builds_only_its_columns() {
         let mut cols = EventColumns::new(Some(&[7, 4]), "h");
         assert_eq!(cols.schema().field(0).name(), "pid");
