@@ -105,10 +105,14 @@ SH
 # Alone and recorded runs alternate, so drift in the machine's speed hits both alike.
 for i in $(seq "$RUNS"); do
   time_cmd bash "$WORK/mixed.sh" >> "$WORK/mixed_alone_raw"
-  rm -f "$WORK/host.case"
-  "$BIN" record --quiet -o "$WORK/host.case" &
+  rm -f "$WORK/host.case" "$WORK/host.ready"
+  "$BIN" record --quiet -o "$WORK/host.case" --ready-file "$WORK/host.ready" &
   REC=$!
-  sleep 1.5
+  # Timed from the moment the recorder says it is recording (probes attached).
+  while [ ! -e "$WORK/host.ready" ]; do
+    kill -0 "$REC" 2>/dev/null || { echo "the recorder ended before it was ready" >&2; exit 1; }
+    sleep 0.05
+  done
   time_cmd bash "$WORK/mixed.sh" >> "$WORK/mixed_recorded_raw"
   kill -INT "$REC"; wait "$REC" || true
 done

@@ -1,10 +1,11 @@
 //! `casefile cat`: the events of a capture as text lines or JSON lines.
 
-use crate::procnames::ProcessNames;
 use crate::timespec::parse_time;
 use anyhow::{Context, Result};
+
 use casefile_formats::reader::CaptureReader;
 use casefile_formats::render::{event_json, event_line};
+use casefile_rules::state::{event_process_name, StateEngine};
 use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -44,13 +45,17 @@ pub fn run(path: &Path, options: &CatOptions<'_>) -> Result<bool> {
         }
         None => None,
     };
-    // Names must reflect forks and execs before the window, so walk from the start.
-    let mut names = ProcessNames::new(snapshot.as_ref());
+    // Names must reflect forks and execs before the window, so walk from the start,
+    // through the state engine every other view names processes with.
+    let mut state = snapshot
+        .as_ref()
+        .map_or_else(StateEngine::new, StateEngine::from_snapshot);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write_error = None;
     let report = reader.for_each_event(0, to, |event| {
-        let process = names.observe(event).to_vec();
+        state.update(event);
+        let process = event_process_name(&state, event);
         if event.ts >= from {
             let result = if options.json {
                 serde_json::to_writer(&mut out, &event_json(event, boot, &process))
@@ -64,7 +69,6 @@ pub fn run(path: &Path, options: &CatOptions<'_>) -> Result<bool> {
                 return ControlFlow::Break(());
             }
         }
-        names.exited(event);
         ControlFlow::Continue(())
     });
     let flushed = out.flush();

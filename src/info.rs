@@ -6,11 +6,15 @@ use casefile_formats::event::{Arg, EventKind};
 use casefile_formats::reader::{CaptureReader, CorruptBlock};
 use casefile_formats::render::wall_time;
 use casefile_formats::schema::kind_info;
+use casefile_formats::state::StateSnapshot;
 use casefile_formats::text::escape;
 use rayon::prelude::*;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+
+/// How many unknown pids `info` lists by number.
+const UNKNOWN_LISTED: usize = 10;
 
 /// Counts gathered by decoding every block (which also verifies every checksum).
 #[derive(Default)]
@@ -22,6 +26,16 @@ struct Tally {
     by_source: BTreeMap<String, u64>,
     drops: u64,
     corrupt: Vec<CorruptBlock>,
+    /// In event order: the processes events showed and the children forks made, from
+    /// which [`unknown_processes`] finds the processes the capture does not know.
+    lifecycle: Vec<Lifecycle>,
+}
+
+#[derive(Clone, Copy)]
+enum Lifecycle {
+    /// The first event of this pid in its block.
+    Seen(u32),
+    Forked(u32),
 }
 
 impl Tally {
@@ -37,8 +51,33 @@ impl Tally {
         }
         self.drops += other.drops;
         self.corrupt.extend(other.corrupt);
+        self.lifecycle.extend(other.lifecycle);
         self
     }
+}
+
+/// The pids of the processes the events show that are in neither the snapshot nor a
+/// fork before them, in the order they were met: what the state engine counts as
+/// `unknown_processes` on a replay from the start (and every view names
+/// `<unknown pid N>`).
+fn unknown_processes(snapshot: Option<&StateSnapshot>, lifecycle: &[Lifecycle]) -> Vec<u32> {
+    let mut known: HashSet<u32> = snapshot
+        .map(|s| s.processes.iter().map(|p| p.pid).collect())
+        .unwrap_or_default();
+    let mut unknown = Vec::new();
+    for step in lifecycle {
+        match *step {
+            Lifecycle::Seen(pid) => {
+                if known.insert(pid) {
+                    unknown.push(pid);
+                }
+            }
+            Lifecycle::Forked(child) => {
+                known.insert(child);
+            }
+        }
+    }
+    unknown
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -50,10 +89,13 @@ fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 fn tally(reader: &CaptureReader) -> Tally {
     let blocks: Vec<_> = reader.blocks().to_vec();
-    let mut tally = blocks
+    // Collected in block order (then merged in that order) so that the lifecycle steps
+    // stay in event order.
+    let tallies: Vec<Tally> = blocks
         .par_iter()
         .map(|block| {
             let mut t = Tally::default();
+            let mut seen_here: HashSet<u32> = HashSet::new();
             match block.header.kind {
                 BlockKind::EVENTS => match reader.decode_events(block) {
                     Ok(decoded) => {
@@ -71,6 +113,21 @@ fn tally(reader: &CaptureReader) -> Tally {
                                 _ => "syscall".into(),
                             };
                             *t.by_source.entry(source).or_default() += 1;
+                            let kind = event.kind;
+                            if kind.is_syscall()
+                                || kind == EventKind::FORK
+                                || kind == EventKind::PROC_EXIT
+                            {
+                                if seen_here.insert(event.pid) {
+                                    t.lifecycle.push(Lifecycle::Seen(event.pid));
+                                }
+                                let child = event.args.get(0).and_then(|a| a.as_u64());
+                                if let (EventKind::FORK, Some(child)) = (kind, child) {
+                                    let child = child as u32;
+                                    seen_here.insert(child);
+                                    t.lifecycle.push(Lifecycle::Forked(child));
+                                }
+                            }
                             if event.kind == EventKind::DROPS {
                                 if let Some(Arg::Uint(n)) = event.args.get(1) {
                                     t.drops += n;
@@ -89,7 +146,8 @@ fn tally(reader: &CaptureReader) -> Tally {
             }
             t
         })
-        .reduce(Tally::default, Tally::merge);
+        .collect();
+    let mut tally = tallies.into_iter().fold(Tally::default(), Tally::merge);
     tally.corrupt.sort_by_key(|c| c.offset);
     tally
 }
@@ -132,6 +190,11 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
         0.0
     };
     let damaged = !tally.corrupt.is_empty() || !reader.damaged_regions().is_empty();
+    let snapshot = match reader.initial_state() {
+        Some(Ok(snapshot)) => Some(snapshot),
+        _ => None,
+    };
+    let unknown = unknown_processes(snapshot.as_ref(), &tally.lifecycle);
     let (major, minor) = reader.version();
 
     if as_json {
@@ -176,6 +239,8 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
             "end_ts": end_ts,
             "by_type": tally.by_type,
             "by_source": tally.by_source,
+            "unknown_processes": unknown.len(),
+            "unknown_pids": unknown.iter().take(UNKNOWN_LISTED).collect::<Vec<_>>(),
             "trailer": reader.trailer().is_some(),
             "truncated_bytes": reader.truncated_bytes(),
             "corrupt_blocks": tally.corrupt.len(),
@@ -273,6 +338,21 @@ pub fn run(path: &Path, as_json: bool) -> Result<bool> {
     }
     for w in reader.warnings() {
         println!("            warning: {w}");
+    }
+    if !unknown.is_empty() {
+        let mut pids: Vec<String> = unknown
+            .iter()
+            .take(UNKNOWN_LISTED)
+            .map(u32::to_string)
+            .collect();
+        if unknown.len() > UNKNOWN_LISTED {
+            pids.push("…".into());
+        }
+        println!(
+            "Processes   {} not known to the capture (in neither its snapshot nor a fork; shown as <unknown pid N>): {}",
+            unknown.len(),
+            pids.join(", ")
+        );
     }
     println!(
         "By source   {}",

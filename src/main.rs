@@ -4,7 +4,6 @@
 mod cat;
 mod export_cmd;
 mod info;
-mod procnames;
 mod record;
 mod replay_cmd;
 mod rules_cmd;
@@ -43,6 +42,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run and matched at once: the size of its largest variant costs
+// nothing, and boxing it would only obscure the derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Summarize a capture: host, time range, event counts, integrity.
@@ -140,6 +142,14 @@ enum Command {
         /// ring, or follow it are moved here instead of being deleted.
         #[arg(long, value_name = "DIR")]
         keep_on_alert: Option<PathBuf>,
+        /// Create this file once recording has begun (probes attached, snapshot taken,
+        /// the capture file written): it holds the ready line. Must not exist yet.
+        #[arg(long, value_name = "PATH")]
+        ready_file: Option<PathBuf>,
+        /// Write the ready line to this inherited descriptor (above 2) once recording has
+        /// begun, then close it: `casefile record --ready-fd 3 … 3>ready.fifo`.
+        #[arg(long, value_name = "N")]
+        ready_fd: Option<i32>,
         /// Run this command and record it and everything it starts; stop when it exits
         /// and exit with its exit code.
         #[arg(last = true, value_name = "COMMAND")]
@@ -264,6 +274,17 @@ Examples:
                                        alert live; the file replays to the same alerts
   sudo casefile record -o ring.case --rotate 64M --keep 4 -r rules.yaml --keep-on-alert kept/
                                        flight recorder that keeps what surrounds an alert
+  sudo casefile record -o web.case --pid 4242 --ready-file /run/web.ready &
+  while [ ! -e /run/web.ready ]; do sleep 0.1; done   # recording has begun: go on
+
+Ready signal: once the probes are attached, the snapshot of /proc is taken and the file
+holds it, casefile prints one line on stderr (unless --quiet), creates --ready-file and
+writes it to --ready-fd (all three the same line):
+  casefile: recording: pid=PID snapshot=N start_ts=NS file=PATH
+PID is the recorder's, N the processes in the snapshot, NS the snapshot's boot-clock
+time in nanoseconds, PATH the first file written (escaped; it runs to the end of the
+line). From then on every process that starts is in the capture with its fork. With a
+COMMAND, the command is started after it.
 
 The file is created with mode 0600: it holds command lines, environments and data.
 casefile itself is never recorded.
@@ -400,6 +421,8 @@ fn main() -> ExitCode {
             rules,
             alerts,
             keep_on_alert,
+            ready_file,
+            ready_fd,
             command,
         } => {
             let outcome = record::run(record::RecordArgs {
@@ -417,6 +440,8 @@ fn main() -> ExitCode {
                 rules: rules.clone(),
                 alerts: alerts.clone(),
                 keep_on_alert: keep_on_alert.clone(),
+                ready_file: ready_file.clone(),
+                ready_fd: *ready_fd,
                 command: command.clone(),
             });
             return match outcome {

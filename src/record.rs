@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 use casefile_capture::probe::{ProbeConfig, Scope};
-use casefile_capture::recorder::{self, Progress, RecordOptions, Rotation, StopReason};
+use casefile_capture::recorder::{self, Progress, Ready, RecordOptions, Rotation, StopReason};
 use casefile_capture::syscalls::SyscallSet;
 use casefile_formats::writer::WriterOptions;
 use std::ffi::OsString;
@@ -27,6 +27,8 @@ pub struct RecordArgs {
     pub rules: Vec<PathBuf>,
     pub alerts: Option<PathBuf>,
     pub keep_on_alert: Option<PathBuf>,
+    pub ready_file: Option<PathBuf>,
+    pub ready_fd: Option<i32>,
     pub command: Vec<OsString>,
 }
 
@@ -75,7 +77,84 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("{text:?} is too large"))
 }
 
+/// The ready line, the same on stderr, in `--ready-file` and on `--ready-fd`
+/// (documented in `casefile record --help`): fixed keys in a fixed order, the file last
+/// because it runs to the end of the line, escaped like every path casefile prints.
+fn ready_line(ready: &Ready<'_>) -> String {
+    format!(
+        "casefile: recording: pid={} snapshot={} start_ts={} file={}",
+        std::process::id(),
+        ready.snapshot_processes,
+        ready.start_ts,
+        casefile_formats::text::escape(ready.file.as_os_str().as_encoded_bytes())
+    )
+}
+
+/// Where the ready line goes besides stderr, checked before anything is loaded so that a
+/// script's mistake is a clear error, not a recording nobody hears start.
+struct ReadySignals {
+    file: Option<PathBuf>,
+    fd: Option<std::fs::File>,
+}
+
+impl ReadySignals {
+    fn open(file: Option<&PathBuf>, fd: Option<i32>) -> anyhow::Result<ReadySignals> {
+        if let Some(path) = file {
+            // A file left from an earlier run would say "ready" before this one is.
+            if path.symlink_metadata().is_ok() {
+                bail!(
+                    "--ready-file {}: already exists; remove it first (it must appear only once this recording has begun)",
+                    path.display()
+                );
+            }
+        }
+        let fd = match fd {
+            None => None,
+            Some(n) if n <= 2 => {
+                bail!("--ready-fd {n}: use a descriptor above 2 (0-2 are stdin, stdout, stderr)")
+            }
+            Some(n) => {
+                // SAFETY: F_GETFD only asks whether the descriptor is open.
+                if unsafe { libc::fcntl(n, libc::F_GETFD) } < 0 {
+                    bail!("--ready-fd {n}: no such open file descriptor (pass one from the parent, e.g. `3>ready.fifo`)");
+                }
+                // SAFETY: the descriptor is open, was handed to us for this use alone,
+                // and is owned (and closed) by this File from now on.
+                Some(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(n) })
+            }
+        };
+        Ok(ReadySignals {
+            file: file.cloned(),
+            fd,
+        })
+    }
+
+    /// Says the line everywhere it was asked for. A reader that went away is not a
+    /// reason to stop recording: the failure is a warning.
+    fn signal(&mut self, line: &str) {
+        if let Some(path) = &self.file {
+            // Written beside it and renamed: whoever sees the file sees all of it.
+            let mut partial = path.as_os_str().to_owned();
+            partial.push(format!(".partial-{}", std::process::id()));
+            let partial = PathBuf::from(partial);
+            let written = std::fs::write(&partial, format!("{line}\n"))
+                .and_then(|()| std::fs::rename(&partial, path));
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&partial);
+                eprintln!("casefile: warning: --ready-file {}: {e}", path.display());
+            }
+        }
+        if let Some(mut fd) = self.fd.take() {
+            // Closed after the line: a reader waiting for EOF is released too.
+            if let Err(e) = writeln!(fd, "{line}") {
+                eprintln!("casefile: warning: --ready-fd: {e}");
+            }
+        }
+    }
+}
+
 pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
+    let mut ready_signals = ReadySignals::open(args.ready_file.as_ref(), args.ready_fd)?;
     let syscalls = SyscallSet::parse(&args.syscalls)?;
     let ring_bytes = parse_size(&args.ring_size).context("--ring-size")?;
     if !ring_bytes.is_power_of_two() || !(4096..=(1 << 30)).contains(&ring_bytes) {
@@ -197,7 +276,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         let _ = err.flush();
         status_shown = true;
     };
-    let summary = recorder::record(&options, &STOP, &mut on_progress, on_alert)?;
+    let mut on_ready = |ready: &Ready<'_>| {
+        let line = ready_line(ready);
+        if !quiet {
+            eprintln!("{line}");
+        }
+        ready_signals.signal(&line);
+    };
+    let summary = recorder::record(&options, &STOP, &mut on_ready, &mut on_progress, on_alert)?;
     if status_shown {
         eprintln!();
     }

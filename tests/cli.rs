@@ -281,3 +281,159 @@ fn bad_inputs_get_clear_errors_and_exit_codes() {
     let help = stdout(&casefile(&["--help"]));
     assert!(help.contains("Exit status"), "{help}");
 }
+
+/// A capture whose snapshot knows only `web` (pid 66): it forks 67, and pid 555 (alive
+/// before the recorder attached, gone from its scan) reads twice, in two blocks.
+fn capture_with_an_unknown_process(path: &Path) {
+    let workload = SyntheticWorkload::new(3);
+    let snapshot = StateSnapshot {
+        processes: vec![ProcessEntry {
+            pid: 66,
+            tids: vec![66],
+            comm: "web".into(),
+            ..ProcessEntry::default()
+        }],
+        ..StateSnapshot::default()
+    };
+    let options = WriterOptions {
+        block_events: 2,
+        ..WriterOptions::default()
+    };
+    let mut writer = CaptureWriter::create(path, &workload.header(), &snapshot, options).unwrap();
+    let syscall = |name: &str| EventKind::syscall(syscall_nr(name).unwrap());
+    let read_args = ArgsBuilder::new()
+        .fd(3)
+        .uint(4)
+        .bytes(b"data")
+        .as_bytes()
+        .to_vec();
+    let fork_args = ArgsBuilder::new()
+        .int(67)
+        .int(67)
+        .uint(0)
+        .as_bytes()
+        .to_vec();
+    let close_args = ArgsBuilder::new().fd(3).as_bytes().to_vec();
+    for (ts, pid, kind, ret, args) in [
+        (10, 66, syscall("read"), 4, read_args.clone()),
+        (11, 555, syscall("read"), 4, read_args.clone()),
+        (12, 66, EventKind::FORK, 0, fork_args),
+        (13, 67, syscall("close"), 0, close_args),
+        (14, 555, syscall("read"), 4, read_args),
+    ] {
+        let event = OwnedEvent {
+            ts,
+            cpu: 0,
+            pid,
+            tid: pid,
+            kind,
+            ret,
+            args,
+        };
+        writer.push(&event.as_event()).unwrap();
+    }
+    writer.finish_and_sync().unwrap();
+}
+
+#[test]
+fn a_process_the_capture_does_not_know_is_named_and_counted_alike_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unknown.case");
+    capture_with_an_unknown_process(&path);
+    let capture = path.to_str().unwrap();
+
+    let info = casefile(&["info", "--json", capture]);
+    assert_eq!(info.status.code(), Some(0), "{}", stderr(&info));
+    let v: Value = serde_json::from_str(&stdout(&info)).unwrap();
+    assert_eq!(v["unknown_processes"], 1, "{v}");
+    assert_eq!(v["unknown_pids"], serde_json::json!([555]));
+    let info = casefile(&["info", capture]);
+    assert!(
+        stdout(&info).contains("Processes   1 not known to the capture"),
+        "{}",
+        stdout(&info)
+    );
+
+    // cat: the unknown process by its pid, the forked child by its parent's name.
+    let cat = stdout(&casefile(&["cat", capture]));
+    let line_of = |pid: &str| {
+        cat.lines()
+            .filter(|l| l.contains(&format!("({pid}:{pid})")))
+            .collect::<Vec<_>>()
+    };
+    let unknown = line_of("555");
+    assert_eq!(unknown.len(), 2, "{cat}");
+    assert!(
+        unknown.iter().all(|l| l.contains(" <unknown pid 555> ")),
+        "{cat}"
+    );
+    assert!(line_of("67")[0].contains(" web "), "{cat}");
+    assert!(!cat.contains("<unknown pid 67>") && !cat.contains("<unknown pid 66>"));
+
+    // The replay timeline names it the same way.
+    let rules = dir.path().join("reads.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: data read\n  desc: a read\n  condition: evt.type = read\n  output: \"read by %proc.pid\"\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let replay = casefile(&[
+        "replay",
+        "-q",
+        "--timeline",
+        "-r",
+        rules.to_str().unwrap(),
+        capture,
+    ]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    let timeline = stdout(&replay);
+    assert_eq!(
+        timeline.matches("<unknown pid 555>").count(),
+        2,
+        "{timeline}"
+    );
+
+    // SQL: the events rows and a processes row of origin `unknown`.
+    let sql_csv = |query: &str| {
+        let out = casefile(&["sql", "--on", capture, "--format", "csv", query]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let rows = sql_csv("SELECT pid, proc_name, origin FROM processes ORDER BY pid");
+    assert!(rows.contains("555,<unknown pid 555>,unknown"), "{rows}");
+    assert!(rows.contains("66,web,snapshot"), "{rows}");
+    assert!(rows.contains("67,web,fork"), "{rows}");
+    let count = sql_csv(
+        "SELECT count(*) AS n FROM events WHERE proc_name = '<unknown pid 555>' AND pid = 555",
+    );
+    assert!(count.lines().any(|l| l == "2"), "{count}");
+}
+
+#[test]
+fn info_counts_the_unknown_processes_the_state_engine_meets() {
+    use casefile_rules::state::StateEngine;
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let synthetic_path = dir.path().join("unknown.case");
+    capture_with_an_unknown_process(&synthetic_path);
+    for path in [
+        root.join("samples/scarleteel/scarleteel.case"),
+        synthetic_path,
+    ] {
+        let reader = CaptureReader::open(&path).unwrap();
+        let snapshot = reader.initial_state().unwrap().unwrap();
+        let mut state = StateEngine::from_snapshot(&snapshot);
+        let _ = reader.for_each_event(0, u64::MAX, |e| {
+            state.update(e);
+            std::ops::ControlFlow::Continue(())
+        });
+        let info = casefile(&["info", "--json", path.to_str().unwrap()]);
+        let v: Value = serde_json::from_str(&stdout(&info)).unwrap();
+        assert_eq!(
+            v["unknown_processes"].as_u64(),
+            Some(state.unknown_processes()),
+            "{}",
+            path.display()
+        );
+    }
+}

@@ -62,6 +62,20 @@ pub struct RecordOptions {
 /// Receives every live alert, on the writer thread, as soon as its event is decoded.
 pub type AlertSink = Box<dyn FnMut(&Alert) + Send>;
 
+/// The moment recording has begun: the probes are attached, the `/proc` snapshot is
+/// taken, and the first file exists with its header and snapshot. Every process forked
+/// after this is in the capture with its fork; every process alive before it is in the
+/// snapshot (or, outside the scope, is not recorded at all).
+#[derive(Clone, Debug)]
+pub struct Ready<'a> {
+    /// The first file of the recording (with rotation, `FILE-0000.case`).
+    pub file: &'a Path,
+    /// Processes in the snapshot.
+    pub snapshot_processes: usize,
+    /// The snapshot's time, boot-clock nanoseconds: events after it are recorded.
+    pub start_ts: u64,
+}
+
 /// What the status line shows.
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
@@ -127,6 +141,12 @@ struct Shared {
 
 enum Message {
     Records(Vec<u8>),
+    /// The recorded command was started at `ts`: its fork is the recorder's own (outside
+    /// the scope, so the kernel side did not record it).
+    Spawned {
+        pid: u32,
+        ts: u64,
+    },
     Drops(Vec<(u32, u32, u64)>),
     Finish {
         reason: String,
@@ -135,9 +155,13 @@ enum Message {
     },
 }
 
+/// Records until a stop condition; `on_ready` is called once, when recording has begun
+/// ([`Ready`]), before the recorded command (if any) is started. It is not called when
+/// the first file cannot be created.
 pub fn record(
     options: &RecordOptions,
     stop: &AtomicBool,
+    on_ready: &mut dyn FnMut(&Ready<'_>),
     on_progress: &mut dyn FnMut(&Progress),
     on_alert: AlertSink,
 ) -> Result<RecordSummary, CaptureError> {
@@ -165,6 +189,7 @@ pub fn record(
     }
     let (users, groups) = users::load(Path::new("/"));
     let processes = scope_snapshot(scan.processes, &probe_config.scope);
+    let snapshot_processes = processes.len();
     let snapshot = StateSnapshot {
         ts: start_ts,
         processes,
@@ -186,17 +211,47 @@ pub fn record(
     };
     let shared = Arc::new(Shared::default());
     let (sender, receiver) = sync_channel::<Message>(64);
+    let (created_sender, created) = sync_channel::<Option<PathBuf>>(1);
     let writer = {
         let shared = Arc::clone(&shared);
         let options = options.clone();
         let header = header.clone();
         std::thread::Builder::new()
             .name("casefile-writer".into())
-            .spawn(move || write_loop(&options, header, snapshot, receiver, &shared, on_alert))
+            .spawn(move || {
+                write_loop(
+                    &options,
+                    header,
+                    snapshot,
+                    receiver,
+                    created_sender,
+                    &shared,
+                    on_alert,
+                )
+            })
             .map_err(|e| CaptureError::Invalid(format!("cannot start the writer thread: {e}")))?
     };
+    // The kernel side has been recording since the probes attached; once the writer has
+    // the file, nothing that happens from now on can be missing from it.
+    if let Ok(Some(file)) = created.recv() {
+        on_ready(&Ready {
+            file: &file,
+            snapshot_processes,
+            start_ts,
+        });
+    }
     let mut child = match &options.command {
-        Some(command) => Some(spawn_recorded(command, probe.scope_map_fd()?)?),
+        Some(command) => {
+            // Sent before the first drain, so the writer has the fork before any event of
+            // the child's, and timed before the spawn, so it sorts before them too.
+            let ts = now_boot_ns();
+            let child = spawn_recorded(command, probe.scope_map_fd()?)?;
+            let _ = sender.send(Message::Spawned {
+                pid: child.id(),
+                ts,
+            });
+            Some(child)
+        }
         None => None,
     };
 
@@ -430,6 +485,7 @@ fn write_loop(
     mut header: FileHeader,
     snapshot: StateSnapshot,
     receiver: Receiver<Message>,
+    created: std::sync::mpsc::SyncSender<Option<PathBuf>>,
     shared: &Shared,
     on_alert: AlertSink,
 ) -> Written {
@@ -477,9 +533,11 @@ fn write_loop(
     match CaptureWriter::create(&first_path, &header, &snapshot, options.writer.clone()) {
         Ok(w) => {
             output.writer = Some(w);
+            let _ = created.send(Some(first_path.clone()));
             output.files.push(first_path);
         }
         Err(e) => {
+            let _ = created.send(None);
             written.failure = Some(e.to_string());
             *shared.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
             return written;
@@ -529,6 +587,14 @@ fn write_loop(
                             }
                         }
                     }
+                }
+                Message::Spawned { pid, ts } => {
+                    // As the kernel side writes a fork: the child's pid and tid (the same
+                    // for a new process), signed, and the clone flags.
+                    meta.clear();
+                    meta.int(i64::from(pid)).int(i64::from(pid)).uint(0);
+                    let event = meta_event(EventKind::FORK, ts, &meta);
+                    emit(&mut output, &mut engine, &event, shared, &mut on_alert)?;
                 }
                 Message::Drops(drops) => {
                     for (cpu, slot, count) in drops {

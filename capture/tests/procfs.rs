@@ -13,6 +13,22 @@ fn bytes_of(path: &Path) -> Vec<u8> {
     path.as_os_str().as_bytes().to_vec()
 }
 
+/// Waits until `/proc/PID/cmdline` reads `cmdline`.
+fn wait_for_exec(pid: u32, cmdline: &[u8]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .as_deref()
+        != Some(cmdline)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} did not show its exec in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn scans_a_known_child_and_our_own_files_and_sockets() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,8 +50,9 @@ fn scans_a_known_child_and_our_own_files_and_sockets() {
     // SAFETY: a NUL-terminated name and no flags; the fd is closed below.
     let memfd = unsafe { libc::memfd_create(c"casefile-test".as_ptr(), 0) };
     assert!(memfd >= 0);
-    // Let the child exec before looking at it.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // spawn returns once the exec has begun; the new image's name and arguments are
+    // set a little later. Look at the child only once /proc shows them.
+    wait_for_exec(child.id(), b"sleep\x0030\x00");
 
     let scan = procfs::scan(Path::new("/proc"));
     // SAFETY: our own fd, closed once.

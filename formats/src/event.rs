@@ -81,7 +81,7 @@ pub struct Event<'a> {
     pub args: ArgList<'a>,
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
     pub fn to_owned_event(&self) -> OwnedEvent {
         OwnedEvent {
             ts: self.ts,
@@ -95,7 +95,7 @@ impl Event<'_> {
     }
 
     /// The argument named `name` in this kind's layout, if present.
-    pub fn arg(&self, name: &str) -> Option<Arg<'_>> {
+    pub fn arg(&self, name: &str) -> Option<Arg<'a>> {
         let index = crate::schema::kind_info(self.kind)
             .params
             .iter()
@@ -155,6 +155,23 @@ pub enum Arg<'a> {
     StrList(StrList<'a>),
     /// A socket address.
     Sock(SockAddr<'a>),
+}
+
+impl Arg<'_> {
+    /// The value of an integer argument, whichever integer form it was written in: the
+    /// kernel writes a pid as signed, a synthetic fixture may write it unsigned.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Arg::Uint(v) => Some(v),
+            Arg::Int(v) | Arg::Fd(v) => Some(v as u64),
+            _ => None,
+        }
+    }
+
+    /// As [`Arg::as_u64`], read as signed.
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_u64().map(|v| v as i64)
+    }
 }
 
 /// Argument tags in the encoding; see `docs/EVENTS.md`.

@@ -12,7 +12,7 @@ use crate::events::EventColumns;
 use crate::schema::Table;
 use crate::summary::Summary;
 use arrow::record_batch::RecordBatch;
-use casefile_formats::event::{Arg, Event, EventKind};
+use casefile_formats::event::{Event, EventKind};
 use casefile_replay::run::Observer;
 use casefile_replay::set::WorkUnit;
 use casefile_replay::{replay_observed, CaptureSet, ReplayOptions, ReplayReport};
@@ -92,10 +92,12 @@ impl<S: BatchSink> Collector<S> {
 /// The pid whose cached strings `event` may change (a new image, name or user).
 fn changed_process(event: &Event<'_>) -> Option<u32> {
     if event.kind == EventKind::FORK {
-        return match event.args.get(0) {
-            Some(Arg::Uint(child)) => Some(child as u32),
-            _ => None,
-        };
+        // The kernel writes the child's pid as signed: read either form.
+        return event
+            .args
+            .get(0)
+            .and_then(|a| a.as_u64())
+            .map(|child| child as u32);
     }
     changes_process(event.kind).then_some(event.pid)
 }

@@ -18,7 +18,7 @@ use casefile_formats::text::utf8_lossy;
 use casefile_replay::CaptureSet;
 use casefile_rules::engine::Alert;
 use casefile_rules::fields::{Ctx, EventFd};
-use casefile_rules::state::{resolve_path, Process, StateEngine};
+use casefile_rules::state::{display_name, resolve_path, Process, StateEngine};
 use casefile_rules::state::{FdKind, Role};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -43,10 +43,10 @@ fn nonempty(s: &str) -> Option<String> {
 pub fn ancestry(state: &StateEngine, process: &Process) -> String {
     let mut names: Vec<String> = state
         .ancestors(process.pid)
-        .map(|p| lossy(p.comm.as_bytes()))
+        .map(|p| lossy(&display_name(Some(p), p.pid)))
         .collect();
     names.reverse();
-    names.push(lossy(process.comm.as_bytes()));
+    names.push(lossy(&display_name(Some(process), process.pid)));
     names.join(" > ")
 }
 
@@ -79,7 +79,7 @@ impl Image {
         Image {
             pid: p.pid,
             ppid: (p.ppid != 0).then_some(p.ppid),
-            name: lossy(p.comm.as_bytes()),
+            name: lossy(&display_name(Some(p), p.pid)),
             exe: lossy(p.exe.as_bytes()),
             exepath: lossy(p.exepath.as_bytes()),
             cmdline: lossy(&p.cmdline()),
@@ -91,7 +91,7 @@ impl Image {
             pod_uid: nonempty(&p.pod_uid),
             origin,
             start_ns,
-            parent_name: parent.map(|q| lossy(q.comm.as_bytes())),
+            parent_name: parent.map(|q| lossy(&display_name(Some(q), q.pid))),
             parent_exe: parent.map(|q| lossy(q.exepath.as_bytes())),
             parent_cmdline: parent.map(|q| lossy(&q.cmdline())),
             ancestry: ancestry(state, p),
@@ -265,6 +265,9 @@ pub struct Summary {
     alerts: Vec<AlertRow>,
     /// Drops recorded in each file of the set (by index).
     drops: HashMap<usize, u64>,
+    /// The state's count of processes it did not know, as of the last event: when it
+    /// grows, the event's process gets an `unknown` row.
+    unknown_seen: u64,
 }
 
 impl Summary {
@@ -285,6 +288,13 @@ impl Summary {
                     None => None,
                 },
             });
+        }
+        let unknown = ctx.state.unknown_processes();
+        if unknown > self.unknown_seen {
+            self.unknown_seen = unknown;
+            if let Some(p) = ctx.process {
+                self.images.push(Image::new(ctx.state, p, "unknown", ns));
+            }
         }
         match event.kind {
             EventKind::FORK => {
@@ -447,7 +457,7 @@ impl Summary {
                     path: path.to_vec(),
                 };
                 let counts = FileCounts {
-                    name: lossy(process.comm.as_bytes()),
+                    name: lossy(&display_name(Some(process), process.pid)),
                     container_id: nonempty(&process.container_id),
                     first_ns: ns,
                     ..FileCounts::default()
@@ -491,7 +501,7 @@ impl Summary {
                     remote: socket.remote,
                 };
                 let counts = ConnCounts {
-                    name: lossy(process.comm.as_bytes()),
+                    name: lossy(&display_name(Some(process), process.pid)),
                     container_id: nonempty(&process.container_id),
                     first_ns: ns,
                     ..ConnCounts::default()
@@ -574,8 +584,9 @@ impl Summary {
             let exit = exits
                 .peek()
                 .filter(|e| e.pid == image.pid && next.is_none_or(|n| e.ns <= n));
-            // A fork's row only stands for a child that never exec'd.
-            if image.origin == "fork" && next.is_some() && exit.is_none() {
+            // A fork's row only stands for a child that never exec'd; so does the row of
+            // a process first met in the capture's events.
+            if matches!(image.origin, "fork" | "unknown") && next.is_some() && exit.is_none() {
                 continue;
             }
             c.u32(image.pid);

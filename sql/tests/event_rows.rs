@@ -48,7 +48,11 @@ impl Observer for Expected {
         let failed = event.kind.is_syscall() && event.ret < 0;
         let row = vec![
             Some(kind_info(event.kind).name.to_string()),
-            process.and_then(|p| text(p.comm.as_bytes())),
+            // docs/TABLES.md: a process without a name is `<unknown pid N>`.
+            process.map(|p| match p.comm.as_bytes() {
+                b"" => format!("<unknown pid {}>", p.pid),
+                comm => utf8_lossy(comm).into_owned(),
+            }),
             process.and_then(|p| text(p.exe.as_bytes())),
             process.and_then(|p| text(&p.cmdline())),
             process.and_then(|p| ctx.state.user(p.uid).and_then(|u| text(u.name.as_bytes()))),

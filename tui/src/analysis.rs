@@ -7,10 +7,10 @@
 
 use crate::capture::Capture;
 use casefile_formats::block::DecodedBlock;
-use casefile_formats::event::{Arg, Event, EventKind};
+use casefile_formats::event::{Event, EventKind};
 use casefile_formats::schema::syscall_nr;
 use casefile_rules::engine::{Alert, CompiledRules, Engine};
-use casefile_rules::state::{Process, StateEngine};
+use casefile_rules::state::{display_name, unknown_process_name, Process, StateEngine};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,7 +47,7 @@ pub struct ProcNode {
 impl ProcNode {
     fn refresh(&mut self, p: &Process, state: &StateEngine) {
         self.ppid = p.ppid;
-        self.comm = p.comm.as_bytes().to_vec();
+        self.comm = display_name(Some(p), p.pid).into_owned();
         self.exepath = p.exepath.as_bytes().to_vec();
         self.cmdline = p.cmdline();
         self.uid = p.euid;
@@ -157,8 +157,9 @@ impl TreeBuilder {
             container: "host".into(),
             ..ProcNode::default()
         };
-        if let Some(p) = process {
-            node.refresh(p, state);
+        match process {
+            Some(p) => node.refresh(p, state),
+            None => node.comm = unknown_process_name(pid).into_bytes(),
         }
         node.parent = self.current.get(&node.ppid).copied();
         let index = self.nodes.len();
@@ -169,18 +170,12 @@ impl TreeBuilder {
 
     fn observe(&mut self, event: &Event<'_>, state: &StateEngine, position: u64) {
         if event.kind == EventKind::FORK {
-            let child = match (event.args.get(0), event.args.get(2)) {
-                (Some(Arg::Uint(pid)), flags) => {
-                    let flags = match flags {
-                        Some(Arg::Uint(f)) => f,
-                        _ => 0,
-                    };
-                    (flags & CLONE_THREAD == 0 && pid != u64::from(event.pid))
-                        .then(|| u32::try_from(pid).ok())
-                        .flatten()
-                }
-                _ => None,
-            };
+            // The kernel writes the child's pid as signed: read either form.
+            let pid = event.args.get(0).and_then(|a| a.as_u64());
+            let flags = event.args.get(2).and_then(|a| a.as_u64()).unwrap_or(0);
+            let child = pid
+                .filter(|&pid| flags & CLONE_THREAD == 0 && pid != u64::from(event.pid))
+                .and_then(|pid| u32::try_from(pid).ok());
             if let Some(child) = child {
                 self.add(child, state.process(child), state, position, event.ts);
             }

@@ -8,10 +8,9 @@
 
 use crate::TuiError;
 use casefile_formats::block::DecodedBlock;
-use casefile_formats::event::Event;
 use casefile_formats::reader::{BlockInfo, CaptureReader};
 use casefile_formats::state::StateSnapshot;
-use casefile_rules::state::StateEngine;
+use casefile_rules::state::{event_process_name, StateEngine};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -165,15 +164,6 @@ impl Capture {
             .decode_events(&entry.info)
             .map_err(|e| e.to_string())
     }
-}
-
-/// The process name of an event: of its thread's process, as the state knows it after
-/// the event (an exec renames the process on its own event).
-pub fn process_name<'s>(state: &'s StateEngine, event: &Event<'_>) -> &'s [u8] {
-    state
-        .process_of_thread(event.tid)
-        .or_else(|| state.process(event.pid))
-        .map_or(b"?", |p| p.comm.as_bytes())
 }
 
 /// A decoded block with each event's process name.
@@ -425,7 +415,7 @@ fn name_block(capture: &Capture, block: usize, engine: &mut StateEngine) -> Bloc
             let mut name_of = Vec::with_capacity(decoded.len());
             for event in decoded.events() {
                 engine.update(&event);
-                name_of.push(table.intern(process_name(engine, &event)));
+                name_of.push(table.intern(&event_process_name(engine, &event)));
             }
             BlockRows {
                 decoded,

@@ -7,10 +7,11 @@
 //! A match keeps its process name, so showing it later decodes its block but does not
 //! run the state engine again.
 
-use crate::capture::{process_name, Capture};
+use crate::capture::Capture;
 use casefile_formats::block::DecodedBlock;
 use casefile_rules::compile::Filter;
 use casefile_rules::fields::{event_fd, Ctx};
+use casefile_rules::state::event_process_name;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -252,7 +253,8 @@ fn check_segment(capture: &Capture, segment: usize, job: &FilterJob) -> SegmentM
                     continue;
                 }
             }
-            let name = process_name(&state, &event);
+            let name = event_process_name(&state, &event);
+            let name = &*name;
             let id = match out.index.get(name) {
                 Some(&i) => i,
                 None => {

@@ -6,9 +6,10 @@ mod common;
 
 use casefile_formats::synthetic::SyntheticWorkload;
 use casefile_formats::writer::{CaptureWriter, WriterOptions};
+use casefile_rules::state::event_process_name;
 use casefile_rules::state::StateEngine;
 use casefile_tui::app::View;
-use casefile_tui::capture::{process_name, RowCache};
+use casefile_tui::capture::RowCache;
 use casefile_tui::{App, AppOptions, Capture};
 use common::*;
 use crossterm::event::{KeyCode, KeyModifiers, MouseEvent, MouseEventKind};
@@ -217,7 +218,7 @@ fn lazy_reading_from_checkpoints_names_processes_as_a_full_pass_does() {
         let event = workload.next_event();
         let event = event.as_event();
         state.update(&event);
-        names.push(process_name(&state, &event).to_vec());
+        names.push(event_process_name(&state, &event).into_owned());
         writer.push(&event).unwrap();
         if writer.checkpoint_due() {
             writer.write_checkpoint(&state.snapshot(event.ts)).unwrap();
@@ -250,7 +251,7 @@ fn lazy_reading_from_checkpoints_names_processes_as_a_full_pass_does() {
         let state = cache.state_at(&capture, position).unwrap();
         let event = rows.decoded.event(row).unwrap();
         assert_eq!(
-            process_name(state, &event),
+            &*event_process_name(state, &event),
             names[position as usize].as_slice()
         );
     }

@@ -28,6 +28,9 @@ const O_CLOEXEC: u32 = 0o2_000_000;
 const AT_FDCWD: i64 = -100;
 const EINPROGRESS: i64 = 115;
 
+/// No process has this pid (the kernel's largest is 2^22).
+const NO_PID: u32 = u32::MAX;
+
 /// Exited processes kept so that their children can still name their ancestors.
 const TOMBSTONES: usize = 4096;
 
@@ -201,6 +204,47 @@ pub struct StateEngine {
     /// [`Numbers::bitmap`]: most events (reads, writes, raw syscalls) change nothing,
     /// and one bit test tells so before the comparisons with every number above.
     reacts: [u64; SYSCALL_WORDS],
+    /// Processes first met in an event of their own: in neither the snapshot (or
+    /// checkpoint) nor a fork of the capture.
+    unknown_processes: u64,
+    /// The pid of the last event, known to be in `processes` ([`StateEngine::meet`]).
+    last_met: u32,
+}
+
+/// How casefile's own views (`cat`, the replay timeline, the TUI, SQL tables) name a
+/// process the capture does not know: one that is in neither the snapshot nor a fork of
+/// the capture, until it execs. A recorder cannot know a process that started before it
+/// attached and was gone before its `/proc` scan; scap captures have them too.
+pub fn unknown_process_name(pid: u32) -> String {
+    format!("<unknown pid {pid}>")
+}
+
+/// The name of an event's process as casefile's views show it, from the state after
+/// the event (an exec renames its process on its own event): [`display_name`] for what
+/// a process did; for the recorder's own events (capture start and stop, drops) and
+/// other sources' events, which are no process's doing, the name if known, else `-`.
+pub fn event_process_name<'s>(
+    state: &'s StateEngine,
+    event: &Event<'_>,
+) -> std::borrow::Cow<'s, [u8]> {
+    let known = state
+        .process_of_thread(event.tid)
+        .or_else(|| state.process(event.pid));
+    let kind = event.kind;
+    if kind.is_syscall() || kind == EventKind::FORK || kind == EventKind::PROC_EXIT {
+        display_name(known, event.pid)
+    } else {
+        std::borrow::Cow::Borrowed(known.map_or(&b"-"[..], |p| p.comm.as_bytes()))
+    }
+}
+
+/// The name casefile's views show for `pid`: its command name, or
+/// [`unknown_process_name`] when the state has no name for it.
+pub fn display_name(process: Option<&Process>, pid: u32) -> std::borrow::Cow<'_, [u8]> {
+    match process {
+        Some(p) if !p.comm.is_empty() => std::borrow::Cow::Borrowed(p.comm.as_bytes()),
+        _ => std::borrow::Cow::Owned(unknown_process_name(pid).into_bytes()),
+    }
 }
 
 fn text(arg: Option<Arg<'_>>) -> Option<&[u8]> {
@@ -285,6 +329,8 @@ impl StateEngine {
             pending: Vec::new(),
             nr: Numbers::new(),
             reacts: Numbers::new().bitmap(),
+            unknown_processes: 0,
+            last_met: NO_PID,
         };
         for entry in &snapshot.processes {
             let process = Process::from_entry(entry);
@@ -350,13 +396,23 @@ impl StateEngine {
         }
     }
 
+    /// How many processes the events showed that the capture does not know (see
+    /// [`unknown_process_name`]); it grows on the event that first shows one.
+    pub fn unknown_processes(&self) -> u64 {
+        self.unknown_processes
+    }
+
     fn entry(&mut self, pid: u32, tid: u32) -> &mut Process {
         self.threads.entry(tid).or_insert(pid);
-        self.processes.entry(pid).or_insert_with(|| Process {
-            pid,
-            tids: vec![tid],
-            loginuid: u32::MAX,
-            ..Process::default()
+        let unknown = &mut self.unknown_processes;
+        self.processes.entry(pid).or_insert_with(|| {
+            *unknown += 1;
+            Process {
+                pid,
+                tids: vec![tid],
+                loginuid: u32::MAX,
+                ..Process::default()
+            }
         })
     }
 
@@ -378,13 +434,34 @@ impl StateEngine {
             self.pending = pending;
         }
         match event.kind {
-            EventKind::FORK => self.fork(event),
-            EventKind::PROC_EXIT => self.pending.push(Pending::ThreadExit {
-                pid: event.pid,
-                tid: event.tid,
-            }),
-            kind if kind.is_syscall() => self.syscall(event),
+            EventKind::FORK => {
+                self.meet(event.pid, event.tid);
+                self.fork(event)
+            }
+            EventKind::PROC_EXIT => {
+                self.meet(event.pid, event.tid);
+                self.pending.push(Pending::ThreadExit {
+                    pid: event.pid,
+                    tid: event.tid,
+                })
+            }
+            kind if kind.is_syscall() => {
+                self.meet(event.pid, event.tid);
+                self.syscall(event)
+            }
             _ => {}
+        }
+    }
+
+    /// Every process an event shows is in the state from that event on, so that every
+    /// view names it the same way, known or not. Runs of events of one process are the
+    /// rule, so the last pid met is remembered and most events cost one comparison.
+    fn meet(&mut self, pid: u32, tid: u32) {
+        if pid != self.last_met {
+            if !self.processes.contains_key(&pid) {
+                self.entry(pid, tid);
+            }
+            self.last_met = pid;
         }
     }
 
@@ -402,6 +479,9 @@ impl StateEngine {
                 if let Some(old) = self.tombstones.pop_front() {
                     if self.processes.get(&old).is_some_and(|p| p.exited) {
                         self.processes.remove(&old);
+                        if old == self.last_met {
+                            self.last_met = NO_PID;
+                        }
                     }
                 }
             }
