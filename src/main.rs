@@ -287,7 +287,8 @@ line). From then on every process that starts is in the capture with its fork. W
 COMMAND, the command is started after it.
 
 The file is created with mode 0600: it holds command lines, environments and data.
-casefile itself is never recorded.
+casefile's own syscalls are never recorded; it writes only its own events (capture
+start and stop, drops) and, with a COMMAND, the command's fork.
 
 Exit status: 0 success; with a COMMAND, the command's exit status; 1 error (not root,
 no BTF, disk full: the message says which and what to do); 2 usage error.";

@@ -316,18 +316,16 @@ impl Summary {
             }
             EventKind::PROC_EXIT => {
                 if event.tid == event.pid {
-                    let info = kind_info(event.kind);
-                    let index = |name| info.params.iter().position(|p| p.name == name);
-                    let code = index("ret").and_then(|i| match event.args.get(i) {
-                        Some(Arg::Int(v)) => Some(v),
-                        Some(Arg::Uint(v)) => Some(v as i64),
-                        _ => None,
-                    });
-                    let signal = index("sig").and_then(|i| match event.args.get(i) {
-                        Some(arg @ Arg::Uint(v)) if v != 0 => {
-                            Some(arg_text(info.params.get(i), &arg))
-                        }
-                        _ => None,
+                    // The kernel writes these signed; a synthetic fixture may not.
+                    let number = |name| event.arg(name).and_then(|a| a.as_i64());
+                    let sig = number("sig").filter(|&sig| sig != 0);
+                    // Killed by a signal, a process has no exit code (`exit_code` is
+                    // "when the image ended by exit").
+                    let code = if sig.is_some() { None } else { number("ret") };
+                    let signal = sig.map(|sig| {
+                        let info = kind_info(event.kind);
+                        let param = info.params.iter().find(|p| p.name == "sig");
+                        arg_text(param, &Arg::Int(sig))
                     });
                     self.exits.push(Exit {
                         pid: event.pid,

@@ -9,6 +9,7 @@
 mod common;
 mod drops;
 mod exec;
+mod exits;
 mod live;
 mod ready;
 mod rotation;
