@@ -344,8 +344,10 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
                     Span::styled(format!("{:>9} ", position + 1), DIM),
                     Span::raw(format!("{} ", clock(event.wall_ns(boot)))),
                     Span::styled(format!("{:>2} ", event.cpu), DIM),
+                    // A command name is at most 15 bytes; `<unknown pid 4194304>`, the
+                    // longest name casefile gives a process it does not know, is 21.
                     Span::styled(
-                        format!("{:<15} ", truncate(&escape(&name), 15)),
+                        format!("{:<21} ", truncate(&escape(&name), 21)),
                         Style::new().fg(Color::Cyan),
                     ),
                     Span::raw(format!("{:>7}:{:<7} ", event.pid, event.tid)),

@@ -174,6 +174,36 @@ fn the_filter_narrows_the_timeline_to_the_matching_events() {
 }
 
 #[test]
+fn a_process_the_capture_does_not_know_is_shown_by_its_pid() {
+    // The sample's recorded command began before the recorder wrote a command's fork:
+    // its first events belong to a process the snapshot and the forks do not explain.
+    let reader = CaptureReader::open(&sample_capture()).unwrap();
+    let snapshot = reader.initial_state().unwrap().unwrap();
+    let mut state = StateEngine::from_snapshot(&snapshot);
+    let mut unknown = None;
+    let _ = reader.for_each_event(0, u64::MAX, |e| {
+        state.update(e);
+        if unknown.is_none() && state.unknown_processes() > 0 {
+            unknown = Some(e.pid);
+        }
+        ControlFlow::Continue(())
+    });
+    let pid = unknown.expect("the sample has a process the capture does not know");
+
+    let mut app = sample_app();
+    press(&mut app, &[KeyCode::Char('/')]);
+    type_text(&mut app, &format!("proc.pid = {pid}"));
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(app.wait_for_filter(Duration::from_secs(60)));
+    let lines = screen(&mut app, 200, 40);
+    let first = &lines[3];
+    assert!(
+        first.contains(&format!(" <unknown pid {pid}> ")),
+        "as cat and SQL name it: {first}"
+    );
+}
+
+#[test]
 fn a_condition_that_does_not_compile_shows_its_error_in_place() {
     let mut app = sample_app();
     press(&mut app, &[KeyCode::Char('/')]);
