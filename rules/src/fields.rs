@@ -479,13 +479,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             FdL4proto => match self.known_fd().and_then(|(_, fd)| fd.socket.as_ref()) {
-                Some(s) => bytes(match s.l4proto {
-                    6 => b"tcp",
-                    17 => b"udp",
-                    1 | 58 => b"icmp",
-                    0 => b"<NA>",
-                    _ => b"raw",
-                }),
+                Some(s) => bytes(s.l4proto_name().unwrap_or("<NA>").as_bytes()),
                 None => Value::Missing,
             },
             FdLport | FdRport | FdSport | FdCport => {

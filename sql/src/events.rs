@@ -19,7 +19,6 @@ use casefile_formats::text::utf8_lossy;
 use casefile_rules::fields::{Ctx, EventFd};
 use casefile_rules::state::FdKind;
 use casefile_rules::state::{display_name, Process, StateEngine};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -340,7 +339,8 @@ impl ProcessText {
             exe: text(process.exe.as_bytes()),
             exepath: text(process.exepath.as_bytes()),
             cmdline: text(&process.cmdline()),
-            user: state.user(process.uid).map(|u| text(u.name.as_bytes())),
+            // `user.name`: of the effective uid, as the rules read it.
+            user: state.user(process.euid).map(|u| text(u.name.as_bytes())),
             container_id: nonempty(&process.container_id),
             pod_uid: nonempty(&process.pod_uid),
             batch: 0,
@@ -373,15 +373,6 @@ fn push_process_text(
     match process {
         Some((text, key, new)) => column.push_keyed(key, new, field(text)),
         None => column.push_null(),
-    }
-}
-
-pub fn l4proto_name(proto: u8) -> Option<Cow<'static, str>> {
-    match proto {
-        0 => None,
-        6 => Some(Cow::Borrowed("tcp")),
-        17 => Some(Cow::Borrowed("udp")),
-        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -507,7 +498,8 @@ impl EventColumns {
                 (Col::Pid, Builder::U32(b)) => b.push(event.pid),
                 (Col::Tid, Builder::U32(b)) => b.push(event.tid),
                 (Col::Ppid, Builder::U32(b)) => b.push_option(process.map(|p| p.ppid)),
-                (Col::Uid, Builder::U32(b)) => b.push_option(process.map(|p| p.uid)),
+                // `user.uid`: the effective uid, as the rules read it.
+                (Col::Uid, Builder::U32(b)) => b.push_option(process.map(|p| p.euid)),
                 (Col::ProcName, Builder::Dict(d)) => push_process_text(d, text, |t| Some(&t.name)),
                 (Col::Exe, Builder::Dict(d)) => push_process_text(d, text, |t| Some(&t.exe)),
                 (Col::Exepath, Builder::Dict(d)) => {
@@ -530,8 +522,8 @@ impl EventColumns {
                 },
                 (Col::FdName, Builder::Str(b)) => b.append_option(fd_name.map(utf8_lossy)),
                 (Col::L4proto, Builder::Dict(d)) => {
-                    match socket.and_then(|s| Some((s.l4proto, l4proto_name(s.l4proto)?))) {
-                        Some((proto, name)) => d.push_id(usize::from(proto), &name),
+                    match socket.and_then(|s| Some((s.l4proto, s.l4proto_name()?))) {
+                        Some((proto, name)) => d.push_id(usize::from(proto), name),
                         None => d.push_null(),
                     }
                 }

@@ -3,7 +3,6 @@
 //! then turned into Arrow batches.
 
 use crate::classify::{op, Op};
-use crate::events::l4proto_name;
 use crate::schema::Table;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
@@ -85,8 +84,9 @@ impl Image {
             cmdline: lossy(&p.cmdline()),
             argv: p.args.iter().map(|a| lossy(a.as_bytes())).collect(),
             cwd: nonempty(&lossy(p.cwd.as_bytes())),
-            user: state.user(p.uid).map(|u| lossy(u.name.as_bytes())),
-            uid: p.uid,
+            // `user.name` and `user.uid`: the effective uid, as in `events`.
+            user: state.user(p.euid).map(|u| lossy(u.name.as_bytes())),
+            uid: p.euid,
             container_id: nonempty(&p.container_id),
             pod_uid: nonempty(&p.pod_uid),
             origin,
@@ -660,7 +660,7 @@ impl Summary {
             c.str(&n.name);
             c.str(&String::from_utf8_lossy(&key.exepath));
             c.opt_str(n.container_id.as_deref());
-            c.opt_str(l4proto_name(key.l4proto).as_deref());
+            c.opt_str(casefile_rules::state::l4proto_name(key.l4proto));
             c.opt_str(n.direction);
             c.opt_str(key.local.map(|a| a.ip().to_string()).as_deref());
             c.opt_u16(key.local.map(|a| a.port()));

@@ -68,6 +68,26 @@ pub struct Socket {
     pub role: Role,
 }
 
+impl Socket {
+    /// Falco's `fd.l4proto` (`tcp`, `udp`, `icmp`, `raw`); `None` while the protocol is
+    /// unknown, which the field shows as `<NA>` and SQL as NULL. The one spelling the
+    /// rules and the tables share.
+    pub fn l4proto_name(&self) -> Option<&'static str> {
+        l4proto_name(self.l4proto)
+    }
+}
+
+/// [`Socket::l4proto_name`] of an IP protocol number.
+pub fn l4proto_name(proto: u8) -> Option<&'static str> {
+    match proto {
+        0 => None,
+        6 => Some("tcp"),
+        17 => Some("udp"),
+        1 | 58 => Some("icmp"),
+        _ => Some("raw"),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fd {
     pub kind: FdKind,

@@ -10,7 +10,7 @@
 pub mod container;
 mod fd;
 
-pub use fd::{Fd, FdKind, Role, Socket};
+pub use fd::{l4proto_name, Fd, FdKind, Role, Socket};
 
 use casefile_formats::event::{Arg, ArgList, Event, EventKind};
 use casefile_formats::schema::syscall_nr;
