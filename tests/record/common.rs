@@ -144,6 +144,20 @@ pub fn argv(e: &OwnedEvent) -> Vec<Vec<u8>> {
     }
 }
 
+/// The first successful execve whose argv[0] is `argv0`.
+pub fn exec_of<'e>(events: &'e [OwnedEvent], argv0: &[u8]) -> Option<&'e OwnedEvent> {
+    events.iter().find(|e| {
+        e.kind == kind("execve") && e.ret == 0 && argv(e).first().is_some_and(|a| a == argv0)
+    })
+}
+
+/// The fork that made process `child`.
+pub fn fork_of(events: &[OwnedEvent], child: u32) -> Option<&OwnedEvent> {
+    events.iter().find(|e| {
+        e.kind == EventKind::FORK && arg(e, "child_pid").as_u64() == Some(u64::from(child))
+    })
+}
+
 pub fn bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_encoded_bytes()
 }

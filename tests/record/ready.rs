@@ -3,7 +3,6 @@
 //! fork.
 
 use crate::common::*;
-use casefile_formats::event::EventKind;
 use casefile_formats::reader::CaptureReader;
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -82,16 +81,8 @@ fn the_ready_file_appears_once_recording_has_begun() {
     let out = recorder.wait_with_output().unwrap();
     assert_success(&out, "record --ready-file");
     let events = read_events(&capture);
-    let cat = events
-        .iter()
-        .find(|e| e.kind == kind("execve") && argv(e).first().is_some_and(|a| a == b"cat"))
-        .expect("the cat's execve");
-    let fork = events
-        .iter()
-        .find(|e| {
-            e.kind == EventKind::FORK && arg(e, "child_pid").as_u64() == Some(u64::from(cat.pid))
-        })
-        .expect("the cat's fork");
+    let cat = exec_of(&events, b"cat").expect("the cat's execve");
+    let fork = fork_of(&events, cat.pid).expect("the cat's fork");
     assert_eq!(fork.pid, shell, "forked by the workload's shell");
     assert!(fork.ts <= cat.ts);
 }

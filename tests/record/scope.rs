@@ -119,16 +119,8 @@ fn a_recorded_command_descends_from_the_recorder_and_no_process_is_unknown() {
         .iter()
         .find(|e| e.kind == EventKind::CAPTURE_START)
         .unwrap();
-    let shell = events
-        .iter()
-        .find(|e| e.kind == kind("execve") && argv(e).first().is_some_and(|a| a == b"sh"))
-        .expect("the command's execve");
-    let fork = events
-        .iter()
-        .find(|e| {
-            e.kind == EventKind::FORK && arg(e, "child_pid").as_u64() == Some(u64::from(shell.pid))
-        })
-        .expect("the command's fork, written by the recorder");
+    let shell = exec_of(&events, b"sh").expect("the command's execve");
+    let fork = fork_of(&events, shell.pid).expect("the command's fork, written by the recorder");
     assert_eq!(fork.pid, start.pid, "forked by the recorder");
     assert!(fork.ts <= shell.ts, "the fork comes first");
     let info = casefile()
