@@ -28,6 +28,16 @@ pub enum FormatError {
         minor: u16,
         supported: u16,
     },
+    #[error(
+        "{path}: its events use layout version {found}, which this casefile cannot decode \
+         (it reads layout {supported}); {advice}"
+    )]
+    UnsupportedLayout {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+        advice: &'static str,
+    },
     #[error("{path}: file header damaged at offset {offset}: {detail}")]
     BadHeader {
         path: PathBuf,

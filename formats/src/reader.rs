@@ -98,6 +98,7 @@ impl CaptureReader {
             warnings: Vec::new(),
         };
         reader.read_file_header()?;
+        reader.check_event_layout()?;
         if !reader.read_index() {
             reader.scan_blocks();
         }
@@ -110,6 +111,25 @@ impl CaptureReader {
             }
         }
         Ok(reader)
+    }
+
+    /// Events are decoded by the layout of their version: a file of another layout
+    /// would mis-decode silently, so it is refused with what to do.
+    fn check_event_layout(&self) -> Result<(), FormatError> {
+        let found = self.header.event_layout_version;
+        if found == crate::schema::EVENT_LAYOUT_VERSION {
+            return Ok(());
+        }
+        Err(FormatError::UnsupportedLayout {
+            path: self.path.clone(),
+            found,
+            supported: crate::schema::EVENT_LAYOUT_VERSION,
+            advice: if found > crate::schema::EVENT_LAYOUT_VERSION {
+                "it was written by a newer casefile: upgrade to read it"
+            } else {
+                "the header is damaged or the file was not written by casefile"
+            },
+        })
     }
 
     fn read_file_header(&mut self) -> Result<(), FormatError> {

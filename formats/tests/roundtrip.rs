@@ -170,3 +170,37 @@ fn existing_files_are_not_overwritten() {
     assert!(err.to_string().contains("x.cfcap"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), b"evidence");
 }
+
+/// A reader decodes events by the layout it knows: a file of another layout version is
+/// refused with a clear error instead of being mis-decoded.
+#[test]
+fn a_file_of_another_event_layout_is_refused_with_what_to_do() {
+    use casefile_formats::schema::EVENT_LAYOUT_VERSION;
+    use casefile_formats::state::StateSnapshot;
+    let dir = tempfile::tempdir().unwrap();
+    for (found, advice) in [
+        (EVENT_LAYOUT_VERSION + 1, "written by a newer casefile"),
+        (0, "the header is damaged"),
+    ] {
+        let path = dir.path().join(format!("layout-{found}.case"));
+        let mut header = SyntheticWorkload::new(1).header();
+        header.event_layout_version = found;
+        let writer = CaptureWriter::create(
+            &path,
+            &header,
+            &StateSnapshot::default(),
+            WriterOptions::default(),
+        )
+        .unwrap();
+        writer.finish_and_sync().unwrap();
+        let error = CaptureReader::open(&path)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(error.starts_with(&path.display().to_string()), "{error}");
+        assert!(
+            error.contains(&format!("layout version {found}")) && error.contains(advice),
+            "{error}"
+        );
+    }
+}
