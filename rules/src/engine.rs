@@ -235,10 +235,7 @@ impl Engine {
             let lineage = process
                 .into_iter()
                 .chain(self.state.ancestors(event.pid))
-                .map(|p| {
-                    casefile_formats::text::escape(&crate::state::display_name(Some(p), p.pid))
-                        .into_owned()
-                })
+                .map(|p| casefile_formats::text::escape(&p.display_name()).into_owned())
                 .collect();
             alert(Alert {
                 time_ns: self.boot_time_ns.saturating_add(event.ts),

@@ -18,7 +18,7 @@ use casefile_formats::schema::{kind_info, Category};
 use casefile_formats::text::utf8_lossy;
 use casefile_rules::fields::{Ctx, EventFd};
 use casefile_rules::state::FdKind;
-use casefile_rules::state::{display_name, Process, StateEngine};
+use casefile_rules::state::{Process, StateEngine};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -335,7 +335,7 @@ impl ProcessText {
         let text = |b: &[u8]| utf8_lossy(b).into_owned();
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         ProcessText {
-            name: text(&display_name(Some(process), process.pid)),
+            name: text(&process.display_name()),
             exe: text(process.exe.as_bytes()),
             exepath: text(process.exepath.as_bytes()),
             cmdline: text(&process.cmdline()),

@@ -17,14 +17,13 @@ use casefile_formats::text::utf8_lossy;
 use casefile_replay::CaptureSet;
 use casefile_rules::engine::Alert;
 use casefile_rules::fields::{Ctx, EventFd};
-use casefile_rules::state::{display_name, resolve_path, Process, StateEngine};
+use casefile_rules::state::{forked_process, resolve_path, Process, StateEngine};
 use casefile_rules::state::{FdKind, Role};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-const CLONE_THREAD: u64 = 0x0001_0000;
 const O_ACCMODE: u64 = 0o3;
 const O_TRUNC: u64 = 0o1000;
 const EINPROGRESS: i64 = -115;
@@ -42,10 +41,10 @@ fn nonempty(s: &str) -> Option<String> {
 pub fn ancestry(state: &StateEngine, process: &Process) -> String {
     let mut names: Vec<String> = state
         .ancestors(process.pid)
-        .map(|p| lossy(&display_name(Some(p), p.pid)))
+        .map(|p| lossy(&p.display_name()))
         .collect();
     names.reverse();
-    names.push(lossy(&display_name(Some(process), process.pid)));
+    names.push(lossy(&process.display_name()));
     names.join(" > ")
 }
 
@@ -78,7 +77,7 @@ impl Image {
         Image {
             pid: p.pid,
             ppid: (p.ppid != 0).then_some(p.ppid),
-            name: lossy(&display_name(Some(p), p.pid)),
+            name: lossy(&p.display_name()),
             exe: lossy(p.exe.as_bytes()),
             exepath: lossy(p.exepath.as_bytes()),
             cmdline: lossy(&p.cmdline()),
@@ -91,7 +90,7 @@ impl Image {
             pod_uid: nonempty(&p.pod_uid),
             origin,
             start_ns,
-            parent_name: parent.map(|q| lossy(&display_name(Some(q), q.pid))),
+            parent_name: parent.map(|q| lossy(&q.display_name())),
             parent_exe: parent.map(|q| lossy(q.exepath.as_bytes())),
             parent_cmdline: parent.map(|q| lossy(&q.cmdline())),
             ancestry: ancestry(state, p),
@@ -298,19 +297,8 @@ impl Summary {
         }
         match event.kind {
             EventKind::FORK => {
-                let arg = |i| match event.args.get(i) {
-                    Some(Arg::Uint(v)) => Some(v),
-                    Some(Arg::Int(v)) => Some(v as u64),
-                    _ => None,
-                };
-                let (Some(child), flags) = (arg(0), arg(2).unwrap_or(0)) else {
-                    return;
-                };
-                let child = child as u32;
-                if flags & CLONE_THREAD == 0 && child != event.pid {
-                    if let Some(p) = ctx.state.process(child) {
-                        self.images.push(Image::new(ctx.state, p, "fork", ns));
-                    }
+                if let Some(p) = forked_process(event).and_then(|child| ctx.state.process(child)) {
+                    self.images.push(Image::new(ctx.state, p, "fork", ns));
                 }
                 return;
             }
@@ -455,7 +443,7 @@ impl Summary {
                     path: path.to_vec(),
                 };
                 let counts = FileCounts {
-                    name: lossy(&display_name(Some(process), process.pid)),
+                    name: lossy(&process.display_name()),
                     container_id: nonempty(&process.container_id),
                     first_ns: ns,
                     ..FileCounts::default()
@@ -499,7 +487,7 @@ impl Summary {
                     remote: socket.remote,
                 };
                 let counts = ConnCounts {
-                    name: lossy(&display_name(Some(process), process.pid)),
+                    name: lossy(&process.display_name()),
                     container_id: nonempty(&process.container_id),
                     first_ns: ns,
                     ..ConnCounts::default()

@@ -10,13 +10,11 @@ use casefile_formats::block::DecodedBlock;
 use casefile_formats::event::{Event, EventKind};
 use casefile_formats::schema::syscall_nr;
 use casefile_rules::engine::{Alert, CompiledRules, Engine};
-use casefile_rules::state::{display_name, unknown_process_name, Process, StateEngine};
+use casefile_rules::state::{forked_process, unknown_process_name, Process, StateEngine};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// One process (a pid between its fork, or the capture's start, and its exit). Its
 /// name and command line are those of its last exec.
@@ -47,7 +45,7 @@ pub struct ProcNode {
 impl ProcNode {
     fn refresh(&mut self, p: &Process, state: &StateEngine) {
         self.ppid = p.ppid;
-        self.comm = display_name(Some(p), p.pid).into_owned();
+        self.comm = p.display_name().into_owned();
         self.exepath = p.exepath.as_bytes().to_vec();
         self.cmdline = p.cmdline();
         self.uid = p.euid;
@@ -169,16 +167,8 @@ impl TreeBuilder {
     }
 
     fn observe(&mut self, event: &Event<'_>, state: &StateEngine, position: u64) {
-        if event.kind == EventKind::FORK {
-            // The kernel writes the child's pid as signed: read either form.
-            let pid = event.args.get(0).and_then(|a| a.as_u64());
-            let flags = event.args.get(2).and_then(|a| a.as_u64()).unwrap_or(0);
-            let child = pid
-                .filter(|&pid| flags & CLONE_THREAD == 0 && pid != u64::from(event.pid))
-                .and_then(|pid| u32::try_from(pid).ok());
-            if let Some(child) = child {
-                self.add(child, state.process(child), state, position, event.ts);
-            }
+        if let Some(child) = forked_process(event) {
+            self.add(child, state.process(child), state, position, event.ts);
         }
         let node = match self.current.get(&event.pid) {
             Some(&n) => n,

@@ -14,7 +14,6 @@ use casefile_rules::compile::{compile_condition, Definitions};
 use casefile_rules::engine::{Alert, CompiledRules};
 use casefile_rules::fields::{event_fd, ArgKind, Ctx, FIELDS};
 use casefile_rules::output::value_text;
-use casefile_rules::state::display_name;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -755,7 +754,7 @@ impl App {
             for p in std::iter::once(p).chain(state.ancestors(p.pid)) {
                 detail.ancestry.push(format!(
                     "{} ({})  {}",
-                    escape(&display_name(Some(p), p.pid)),
+                    escape(&p.display_name()),
                     p.pid,
                     escape(&p.cmdline())
                 ));

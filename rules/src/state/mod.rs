@@ -238,6 +238,21 @@ pub fn event_process_name<'s>(
     }
 }
 
+/// The new process a `procfork` made, by its pid; `None` for a new thread, or for an
+/// event that is not a fork. The kernel writes the child's pid signed: either integer
+/// form is read.
+pub fn forked_process(event: &Event<'_>) -> Option<u32> {
+    if event.kind != EventKind::FORK {
+        return None;
+    }
+    let child = event.args.get(0)?.as_u64()?;
+    let flags = event.args.get(2).and_then(|a| a.as_u64()).unwrap_or(0);
+    if flags & CLONE_THREAD != 0 || child == u64::from(event.pid) {
+        return None;
+    }
+    u32::try_from(child).ok()
+}
+
 /// The name casefile's views show for `pid`: its command name, or
 /// [`unknown_process_name`] when the state has no name for it.
 pub fn display_name(process: Option<&Process>, pid: u32) -> std::borrow::Cow<'_, [u8]> {
@@ -794,6 +809,11 @@ impl Default for StateEngine {
 }
 
 impl Process {
+    /// [`display_name`] of this process.
+    pub fn display_name(&self) -> std::borrow::Cow<'_, [u8]> {
+        display_name(Some(self), self.pid)
+    }
+
     fn from_entry(e: &ProcessEntry) -> Process {
         let mut tids = e.tids.clone();
         if tids.is_empty() {
