@@ -9,8 +9,10 @@
 
 pub mod container;
 mod fd;
+mod names;
 
 pub use fd::{l4proto_name, Fd, FdKind, Role, Socket};
+pub use names::{display_name, event_process_name, unknown_process_name};
 
 use casefile_formats::event::{Arg, ArgList, Event, EventKind};
 use casefile_formats::schema::syscall_nr;
@@ -211,33 +213,6 @@ pub struct StateEngine {
     last_met: u32,
 }
 
-/// How casefile's own views (`cat`, the replay timeline, the TUI, SQL tables) name a
-/// process the capture does not know: one that is in neither the snapshot nor a fork of
-/// the capture, until it execs. A recorder cannot know a process that started before it
-/// attached and was gone before its `/proc` scan; scap captures have them too.
-pub fn unknown_process_name(pid: u32) -> String {
-    format!("<unknown pid {pid}>")
-}
-
-/// The name of an event's process as casefile's views show it, from the state after
-/// the event (an exec renames its process on its own event): [`display_name`] for what
-/// a process did; for the recorder's own events (capture start and stop, drops) and
-/// other sources' events, which are no process's doing, the name if known, else `-`.
-pub fn event_process_name<'s>(
-    state: &'s StateEngine,
-    event: &Event<'_>,
-) -> std::borrow::Cow<'s, [u8]> {
-    let known = state
-        .process_of_thread(event.tid)
-        .or_else(|| state.process(event.pid));
-    let kind = event.kind;
-    if kind.is_syscall() || kind == EventKind::FORK || kind == EventKind::PROC_EXIT {
-        display_name(known, event.pid)
-    } else {
-        std::borrow::Cow::Borrowed(known.map_or(&b"-"[..], |p| p.comm.as_bytes()))
-    }
-}
-
 /// The new process a `procfork` made, by its pid; `None` for a new thread, or for an
 /// event that is not a fork. The kernel writes the child's pid signed: either integer
 /// form is read.
@@ -251,15 +226,6 @@ pub fn forked_process(event: &Event<'_>) -> Option<u32> {
         return None;
     }
     u32::try_from(child).ok()
-}
-
-/// The name casefile's views show for `pid`: its command name, or
-/// [`unknown_process_name`] when the state has no name for it.
-pub fn display_name(process: Option<&Process>, pid: u32) -> std::borrow::Cow<'_, [u8]> {
-    match process {
-        Some(p) if !p.comm.is_empty() => std::borrow::Cow::Borrowed(p.comm.as_bytes()),
-        _ => std::borrow::Cow::Owned(unknown_process_name(pid).into_bytes()),
-    }
 }
 
 fn text(arg: Option<Arg<'_>>) -> Option<&[u8]> {
@@ -809,11 +775,6 @@ impl Default for StateEngine {
 }
 
 impl Process {
-    /// [`display_name`] of this process.
-    pub fn display_name(&self) -> std::borrow::Cow<'_, [u8]> {
-        display_name(Some(self), self.pid)
-    }
-
     fn from_entry(e: &ProcessEntry) -> Process {
         let mut tids = e.tids.clone();
         if tids.is_empty() {
