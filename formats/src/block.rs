@@ -10,6 +10,7 @@
 //! values and argument lists — and delta-encoded, which is what lets zstd bring a typical
 //! syscall down to a few bytes.
 
+use crate::codec_table::{CodecTable, KindCodec};
 use crate::event::{arg_span, tag, ArgList, Event, EventKind};
 use crate::varint::{self, Cursor};
 use std::collections::HashMap;
@@ -297,6 +298,19 @@ pub struct EventBlockBuilder {
     interned: HashMap<u64, u32>,
     /// The block's string table: the group and range of each entry's whole argument.
     table: Vec<(u32, Range<usize>)>,
+    /// The predictions events are coded against (the current layout's).
+    codec: WriteTable,
+}
+
+/// The codec table a builder writes with: the current layout's unless a test asks for
+/// another.
+#[derive(Debug, Clone, Copy)]
+struct WriteTable(&'static CodecTable);
+
+impl Default for WriteTable {
+    fn default() -> Self {
+        WriteTable(CodecTable::current())
+    }
 }
 
 #[derive(Debug)]
@@ -377,6 +391,15 @@ impl EventBlockBuilder {
         Self::default()
     }
 
+    /// A builder that codes events against another layout's table (for tests of
+    /// layout changes; files are written with the current one).
+    pub fn with_codec_table(table: &'static CodecTable) -> Self {
+        EventBlockBuilder {
+            codec: WriteTable(table),
+            ..Self::default()
+        }
+    }
+
     pub fn len(&self) -> u32 {
         self.count
     }
@@ -410,7 +433,7 @@ impl EventBlockBuilder {
         }
         self.first_ts = self.first_ts.min(event.ts);
         self.last_ts = self.last_ts.max(event.ts);
-        let info = crate::schema::kind_info(event.kind);
+        let KindCodec { args, size_arg } = self.codec.0.kind(event.kind);
         let delta = varint::zigzag(event.ts.wrapping_sub(self.prev_ts) as i64);
         self.ts_width = self.ts_width.max(byte_width(delta));
         self.ts_deltas.push(delta);
@@ -425,10 +448,12 @@ impl EventBlockBuilder {
         varint::put_u64(&mut self.kind, u64::from(event.kind.0));
         // The number of arguments, not their length (arguments delimit themselves), and
         // relative to the kind's layout, so that it is almost always zero.
-        let expected = info.params.len() as i64;
-        varint::put_i64(&mut self.arg_count, event.args.len() as i64 - expected);
+        varint::put_i64(
+            &mut self.arg_count,
+            event.args.len() as i64 - i64::from(args),
+        );
         self.expanded_args += event.args.as_bytes().len();
-        let size = self.push_args(event.kind, event.args.as_bytes(), info.size_param);
+        let size = self.push_args(event.kind, event.args.as_bytes(), size_arg);
         // The return value is coded against the I/O size asked for, which it usually
         // equals (writes and sends nearly always transfer everything).
         varint::put_u64(&mut self.ret, encode_ret(event.ret, size));
@@ -438,13 +463,8 @@ impl EventBlockBuilder {
     /// Appends an event's arguments, replacing each string or buffer that repeats an
     /// earlier one of this block by a reference to it (dictionary encoding: paths and
     /// protocol text repeat constantly, and a one-byte index beats zstd's match).
-    /// Returns the value of the argument at `size_param` when it is an unsigned integer.
-    fn push_args(
-        &mut self,
-        kind: EventKind,
-        bytes: &[u8],
-        size_param: Option<usize>,
-    ) -> Option<u64> {
+    /// Returns the value of the argument at `size_arg` when it is an unsigned integer.
+    fn push_args(&mut self, kind: EventKind, bytes: &[u8], size_arg: Option<u8>) -> Option<u64> {
         if bytes.is_empty() {
             return None;
         }
@@ -461,17 +481,12 @@ impl EventBlockBuilder {
         }
         let group = *slot;
         let before = self.arg_groups[group as usize].bytes.len();
-        let size = self.push_group_args(group, bytes, size_param);
+        let size = self.push_group_args(group, bytes, size_arg);
         self.stored_args += self.arg_groups[group as usize].bytes.len() - before;
         size
     }
 
-    fn push_group_args(
-        &mut self,
-        group: u32,
-        bytes: &[u8],
-        size_param: Option<usize>,
-    ) -> Option<u64> {
+    fn push_group_args(&mut self, group: u32, bytes: &[u8], size_arg: Option<u8>) -> Option<u64> {
         let mut pos = 0;
         let mut size = None;
         let mut index = 0;
@@ -484,10 +499,10 @@ impl EventBlockBuilder {
                 return size;
             };
             let whole = &bytes[pos..end];
-            if Some(index) == size_param {
+            if Some(index) == size_arg {
                 size = uint_value(whole);
             }
-            index += 1;
+            index = index.saturating_add(1);
             if let Some(content) = internable(&content) {
                 let hash = content_hash(tag, &bytes[content]);
                 if let Some(&index) = self.interned.get(&hash) {
@@ -682,19 +697,29 @@ pub struct DecodedBlock {
 impl DecodedBlock {
     /// Decodes an events payload, checking every column and every argument list, so that
     /// damage that slipped past the checksum (or a hostile file) is an error, not a panic.
-    pub fn decode(raw: Vec<u8>, declared_count: u32) -> Result<DecodedBlock, PayloadError> {
+    /// `codec` is the codec table of the file's event layout version.
+    pub fn decode(
+        raw: Vec<u8>,
+        declared_count: u32,
+        codec: &CodecTable,
+    ) -> Result<DecodedBlock, PayloadError> {
         let mut block = DecodedBlock::default();
-        block.decode_from(&raw, declared_count)?;
+        block.decode_from(&raw, declared_count, codec)?;
         Ok(block)
     }
 
     /// [`DecodedBlock::decode`] into this block's buffers, which a reader reuses from
     /// block to block. On error the block is left empty.
-    pub fn decode_from(&mut self, raw: &[u8], declared_count: u32) -> Result<(), PayloadError> {
+    pub fn decode_from(
+        &mut self,
+        raw: &[u8],
+        declared_count: u32,
+        codec: &CodecTable,
+    ) -> Result<(), PayloadError> {
         let DecodedBlock { args, rows } = self;
         args.clear();
         rows.clear();
-        let result = Self::decode_columns(raw, declared_count, args, rows);
+        let result = Self::decode_columns(raw, declared_count, codec, args, rows);
         if result.is_err() {
             args.clear();
             rows.clear();
@@ -705,6 +730,7 @@ impl DecodedBlock {
     fn decode_columns(
         raw: &[u8],
         declared_count: u32,
+        codec: &CodecTable,
         args: &mut Vec<u8>,
         rows: &mut Vec<Row>,
     ) -> Result<(), PayloadError> {
@@ -762,9 +788,8 @@ impl DecodedBlock {
             let kind = u16::try_from(kind_c.u64().ok_or_else(bad)?)
                 .map_err(|_| malformed("event kind out of range"))?;
             let ret_code = ret_c.u64().ok_or_else(bad)?;
-            let info = crate::schema::kind_info(EventKind(kind));
-            let expected = info.params.len() as i64;
-            let arg_count = expected.wrapping_add(len_c.i64().ok_or_else(bad)?);
+            let predicted = codec.kind(EventKind(kind));
+            let arg_count = i64::from(predicted.args).wrapping_add(len_c.i64().ok_or_else(bad)?);
             let stream = match arg_count {
                 0 => &[][..],
                 1.. => groups.stream(kind).ok_or_else(|| {
@@ -802,7 +827,7 @@ impl DecodedBlock {
                 }
                 let (_, end, content) = arg_span(stored_args, pos)
                     .ok_or_else(|| event_error("malformed argument encoding"))?;
-                if Some(arg_index) == info.size_param {
+                if Some(arg_index) == predicted.size_arg.map(usize::from) {
                     size = uint_value(&stored_args[pos..end]);
                 }
                 if internable(&content).is_some() {

@@ -30,7 +30,7 @@ pub enum FormatError {
     },
     #[error(
         "{path}: its events use layout version {found}, which this casefile cannot decode \
-         (it reads layout {supported}); {advice}"
+         (it reads layouts 1 to {supported}); {advice}"
     )]
     UnsupportedLayout {
         path: PathBuf,

@@ -7,6 +7,7 @@
 //! layouts are specified in `docs/FORMAT.md` and `docs/EVENTS.md`.
 
 pub mod block;
+pub mod codec_table;
 pub mod error;
 pub mod event;
 pub mod header;

@@ -8,6 +8,7 @@
 //! around it still read.
 
 use crate::block::{BlockHeader, BlockKind, DecodedBlock, HeaderProblem, BLOCK_MAGIC};
+use crate::codec_table::CodecTable;
 use crate::error::FormatError;
 use crate::event::Event;
 use crate::header::{
@@ -62,6 +63,8 @@ pub struct CaptureReader {
     path: PathBuf,
     map: Mmap,
     header: FileHeader,
+    /// The block codec's predictions for the file's event layout version.
+    codec: &'static CodecTable,
     version: (u16, u16),
     data_start: u64,
     blocks: Vec<BlockInfo>,
@@ -89,6 +92,7 @@ impl CaptureReader {
             path: path.to_path_buf(),
             map,
             header: FileHeader::default(),
+            codec: CodecTable::current(),
             version: (0, 0),
             data_start: 0,
             blocks: Vec::new(),
@@ -98,7 +102,7 @@ impl CaptureReader {
             warnings: Vec::new(),
         };
         reader.read_file_header()?;
-        reader.check_event_layout()?;
+        reader.codec = reader.event_layout_codec()?;
         if !reader.read_index() {
             reader.scan_blocks();
         }
@@ -113,12 +117,12 @@ impl CaptureReader {
         Ok(reader)
     }
 
-    /// Events are decoded by the layout of their version: a file of another layout
-    /// would mis-decode silently, so it is refused with what to do.
-    fn check_event_layout(&self) -> Result<(), FormatError> {
+    /// Events are decoded by the codec table of their layout version: a file of a
+    /// version without one would mis-decode silently, so it is refused with what to do.
+    fn event_layout_codec(&self) -> Result<&'static CodecTable, FormatError> {
         let found = self.header.event_layout_version;
-        if found == crate::schema::EVENT_LAYOUT_VERSION {
-            return Ok(());
+        if let Some(codec) = CodecTable::for_layout(found) {
+            return Ok(codec);
         }
         Err(FormatError::UnsupportedLayout {
             path: self.path.clone(),
@@ -411,7 +415,7 @@ impl CaptureReader {
         crate::block::unpack_payload_into(&block.header, self.stored_payload(block), raw)
             .map_err(|e| self.block_error(block, e))?;
         decoded
-            .decode_from(raw, block.header.count)
+            .decode_from(raw, block.header.count, self.codec)
             .map_err(|e| self.block_error(block, e))
     }
 
