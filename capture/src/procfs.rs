@@ -145,6 +145,7 @@ fn read_with(
         own: None,
     };
     let fds = read_fds(&dir, &mut sockets);
+    let exe = ExeFile::of(&dir);
     Some(ProcessEntry {
         pid,
         ppid: stat.ppid,
@@ -174,7 +175,38 @@ fn read_with(
         cap_permitted: status_hex(&status, b"CapPrm:"),
         cap_effective: status_hex(&status, b"CapEff:"),
         fds,
+        exe_ino: exe.ino,
+        exe_ctime: exe.ctime,
+        exe_mtime: exe.mtime,
+        exe_from_memfd: None,
     })
+}
+
+/// The executable's inode and times (`proc.exe_ino*`), as the exec event gives them
+/// for processes started during the capture. Unknown (0, `None`) for kernel threads and
+/// processes whose `exe` link is not ours to follow.
+#[derive(Default)]
+struct ExeFile {
+    ino: u64,
+    ctime: Option<u64>,
+    mtime: Option<u64>,
+}
+
+impl ExeFile {
+    fn of(dir: &Path) -> ExeFile {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(dir.join("exe")) else {
+            return ExeFile::default();
+        };
+        // Whole seconds, as the recorder's exec event reads them from the inode, so that
+        // a process shows the same times whether met in the snapshot or at its exec.
+        let ns = |secs: i64| u64::try_from(secs).ok()?.checked_mul(1_000_000_000);
+        ExeFile {
+            ino: meta.ino(),
+            ctime: ns(meta.ctime()),
+            mtime: ns(meta.mtime()),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -316,10 +348,10 @@ fn read_fds(dir: &Path, sockets: &mut Sockets<'_>) -> Vec<FdEntry> {
             if link.is_empty() {
                 return None;
             }
-            Some(FdEntry {
+            Some(FdEntry::new(
                 fd,
-                target: fd_target(dir, fd, &link_path, link, sockets),
-            })
+                fd_target(dir, fd, &link_path, link, sockets),
+            ))
         })
         .collect();
     fds.sort_by_key(|f| f.fd);

@@ -195,6 +195,8 @@ pub fn record(
         processes,
         users,
         groups,
+        exited: Vec::new(),
+        threads: None,
     };
     let header = FileHeader {
         writer: format!("casefile {}", env!("CARGO_PKG_VERSION")),

@@ -66,11 +66,31 @@ pub struct StateSnapshot {
     pub processes: Vec<ProcessEntry>,
     pub users: Vec<UserEntry>,
     pub groups: Vec<GroupEntry>,
+    /// Processes that have exited but that live children still name as their parent,
+    /// oldest exit first: the state engine keeps a bounded number of them so that
+    /// `proc.pname` and `proc.aname` of an orphan still resolve.
+    pub exited: Vec<ProcessEntry>,
+    /// Every thread id the state engine maps to a process, as `(tid, pid)` sorted by
+    /// tid; `None` where each process's `tids` say it all (a snapshot read from /proc).
+    /// Kept whole because the engine's map can hold what the lists do not (a thread
+    /// seen only in its own events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<Vec<(u32, u32)>>,
 }
 
 impl StateSnapshot {
     pub fn process(&self, pid: u32) -> Option<&ProcessEntry> {
         self.processes.iter().find(|p| p.pid == pid)
+    }
+
+    /// The CBOR encoding a state block stores (`docs/FORMAT.md`).
+    pub fn to_cbor(&self) -> Vec<u8> {
+        crate::header::to_cbor(self)
+    }
+
+    /// Reads [`StateSnapshot::to_cbor`]'s encoding; fields it does not know are ignored.
+    pub fn from_cbor(bytes: &[u8]) -> Result<StateSnapshot, String> {
+        crate::header::from_cbor(bytes)
     }
 }
 
@@ -113,6 +133,14 @@ pub struct ProcessEntry {
     pub cap_effective: Option<u64>,
     pub cap_inheritable: Option<u64>,
     pub fds: Vec<FdEntry>,
+    /// The executable's inode number (0 when unknown) and its inode change and
+    /// modification times, nanoseconds since the epoch.
+    pub exe_ino: u64,
+    pub exe_ctime: Option<u64>,
+    pub exe_mtime: Option<u64>,
+    /// The program runs from a memfd, as its exec said; `None` where only the
+    /// executable's path can tell (`/memfd:…`), as in a snapshot read from /proc.
+    pub exe_from_memfd: Option<bool>,
 }
 
 /// Namespace inode numbers (0 when unknown).
@@ -132,6 +160,56 @@ pub struct Namespaces {
 pub struct FdEntry {
     pub fd: i64,
     pub target: FdTarget,
+    /// Everything the state engine knew of the descriptor, for a checkpoint to restore it
+    /// exactly; absent where the target says all there is (a snapshot read from /proc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<FdDetail>,
+}
+
+impl FdEntry {
+    /// A descriptor known only by what it refers to.
+    pub fn new(fd: i64, target: FdTarget) -> FdEntry {
+        FdEntry {
+            fd,
+            target,
+            detail: None,
+        }
+    }
+}
+
+/// What the state engine keeps of a descriptor beyond its [`FdTarget`]: Falco's
+/// `fd.name` and `fd.nameraw`, the open flags, close-on-exec and a socket's ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FdDetail {
+    pub name: ByteString,
+    pub name_raw: ByteString,
+    pub flags: u32,
+    pub cloexec: bool,
+    pub socket: Option<SocketDetail>,
+}
+
+/// A socket's protocol and ends as the state engine knows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SocketDetail {
+    /// IP protocol number (6 TCP, 17 UDP, 0 unknown).
+    pub l4proto: u8,
+    /// `ip:port` (IPv6 in brackets).
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub role: SocketRole,
+}
+
+/// Which end of a connection a socket is: it connected (client) or accepted (server).
+/// Falco's `fd.is_server`, and which address `fd.sip`/`fd.cip` show, follow from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketRole {
+    #[default]
+    Unknown,
+    Client,
+    Server,
 }
 
 /// What a file descriptor refers to.

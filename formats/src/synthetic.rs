@@ -250,9 +250,8 @@ impl SyntheticWorkload {
                     fds: p
                         .fds
                         .iter()
-                        .map(|f| FdEntry {
-                            fd: f.fd,
-                            target: if f.socket {
+                        .map(|f| {
+                            let target = if f.socket {
                                 FdTarget::Socket(crate::state::SocketInfo {
                                     family: crate::event::AF_INET,
                                     l4proto: 6,
@@ -264,7 +263,8 @@ impl SyntheticWorkload {
                                     path: f.path.into(),
                                     flags: 0,
                                 }
-                            },
+                            };
+                            FdEntry::new(f.fd, target)
                         })
                         .collect(),
                     ..ProcessEntry::default()
@@ -278,6 +278,8 @@ impl SyntheticWorkload {
                 shell: "/bin/bash".into(),
             }],
             groups: Vec::new(),
+            exited: Vec::new(),
+            threads: None,
         }
     }
 

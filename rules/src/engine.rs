@@ -2,7 +2,7 @@
 //! each event only against the rules indexed under its type. `record --rules` (live)
 //! and `replay` (offline) drive this same code with the same events.
 
-use crate::fields::{event_fd, Ctx};
+use crate::fields::Ctx;
 use crate::loader::{Priority, Rule, RuleSet};
 use crate::state::StateEngine;
 use casefile_formats::event::Event;
@@ -197,18 +197,7 @@ impl Engine {
     /// process, its file descriptor and the state around them. Exports and the TUI read
     /// their fields through this, so they agree with the rules.
     pub fn context<'a>(&'a self, event: &'a Event<'a>) -> Ctx<'a> {
-        let process = self
-            .state
-            .process_of_thread(event.tid)
-            .or_else(|| self.state.process(event.pid));
-        Ctx {
-            event,
-            state: &self.state,
-            process,
-            fd: event_fd(event, process),
-            num: self.events,
-            boot_time_ns: self.boot_time_ns,
-        }
+        Ctx::new(event, &self.state, self.events, self.boot_time_ns)
     }
 
     /// Updates the state with `event`, then checks it; calls `alert` for each rule that

@@ -175,6 +175,26 @@ pub struct Ctx<'a> {
     pub boot_time_ns: u64,
 }
 
+impl<'a> Ctx<'a> {
+    /// What the fields read of `event` once `state` has taken it in: the event's
+    /// process (by thread, else by pid) and its descriptor. `num` is the event's
+    /// `evt.num`. Every reader of fields — the rules, exports, the TUI — builds its
+    /// context here, so they all see the same process and descriptor.
+    pub fn new(event: &'a Event<'a>, state: &'a StateEngine, num: u64, boot_time_ns: u64) -> Self {
+        let process = state
+            .process_of_thread(event.tid)
+            .or_else(|| state.process(event.pid));
+        Ctx {
+            event,
+            state,
+            process,
+            fd: event_fd(event, process),
+            num,
+            boot_time_ns,
+        }
+    }
+}
+
 /// The descriptor an event is about: from the state, or made up from the arguments of
 /// a failed open (Falco shows those with `fd.num = -1` and the attempted path).
 pub enum EventFd<'a> {

@@ -7,7 +7,7 @@ use casefile_formats::event::{OwnedEvent, SockAddr};
 use casefile_formats::state::{ByteString, ProcessEntry, StateSnapshot};
 use casefile_rules::compile::{compile, Definitions, Filter};
 use casefile_rules::condition::{parse, ListItem, Pos};
-use casefile_rules::fields::{event_fd, Ctx};
+use casefile_rules::fields::Ctx;
 use casefile_rules::state::StateEngine;
 use common::*;
 
@@ -68,15 +68,7 @@ fn fires(filter: &Filter, events: &[OwnedEvent]) -> bool {
     for (num, owned) in events.iter().enumerate() {
         let event = owned.as_event();
         state.update(&event);
-        let process = state.process_of_thread(event.tid);
-        let ctx = Ctx {
-            event: &event,
-            state: &state,
-            process,
-            fd: event_fd(&event, process),
-            num: num as u64,
-            boot_time_ns: 0,
-        };
+        let ctx = Ctx::new(&event, &state, num as u64, 0);
         let in_index = filter
             .event_types
             .as_ref()

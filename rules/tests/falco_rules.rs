@@ -53,6 +53,8 @@ fn snapshot(cgroup: &str) -> StateSnapshot {
             ..UserEntry::default()
         }],
         groups: Vec::new(),
+        exited: Vec::new(),
+        threads: None,
     }
 }
 

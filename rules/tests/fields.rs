@@ -6,7 +6,7 @@ mod common;
 use casefile_formats::event::{OwnedEvent, SockAddr};
 use casefile_formats::state::{ByteString, ProcessEntry, StateSnapshot, UserEntry};
 use casefile_rules::compile::compile_field;
-use casefile_rules::fields::{event_fd, Ctx, Value};
+use casefile_rules::fields::{Ctx, Value};
 use casefile_rules::output::value_text;
 use casefile_rules::state::StateEngine;
 use common::*;
@@ -45,15 +45,7 @@ fn fields_after(events: &[OwnedEvent], names: &[&str]) -> Vec<String> {
         state.update(&e.as_event());
     }
     let last = events.last().unwrap().as_event();
-    let process = state.process_of_thread(last.tid);
-    let ctx = Ctx {
-        event: &last,
-        state: &state,
-        process,
-        fd: event_fd(&last, process),
-        num: 9,
-        boot_time_ns: 0,
-    };
+    let ctx = Ctx::new(&last, &state, 9, 0);
     names
         .iter()
         .map(|name| {

@@ -121,8 +121,7 @@ fn shell_snapshot() -> StateSnapshot {
             process(900, 1, "sshd"),
             process(1000, 900, "bash"),
         ],
-        users: Vec::new(),
-        groups: Vec::new(),
+        ..StateSnapshot::default()
     }
 }
 

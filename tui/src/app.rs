@@ -12,7 +12,7 @@ use casefile_formats::schema::kind_info;
 use casefile_formats::text::escape;
 use casefile_rules::compile::{compile_condition, Definitions};
 use casefile_rules::engine::{Alert, CompiledRules};
-use casefile_rules::fields::{event_fd, ArgKind, Ctx, FIELDS};
+use casefile_rules::fields::{ArgKind, Ctx, FIELDS};
 use casefile_rules::output::value_text;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use std::collections::HashSet;
@@ -716,17 +716,7 @@ impl App {
         let event = rows.decoded.event(row)?;
         let boot = self.capture.boot_time_ns();
         let state = self.rows.state_at(&self.capture, position)?;
-        let process = state
-            .process_of_thread(event.tid)
-            .or_else(|| state.process(event.pid));
-        let ctx = Ctx {
-            event: &event,
-            state,
-            process,
-            fd: event_fd(&event, process),
-            num: position + 1,
-            boot_time_ns: boot,
-        };
+        let ctx = Ctx::new(&event, state, position + 1, boot);
         let mut detail = Detail {
             position,
             ..Detail::default()
@@ -750,7 +740,7 @@ impl App {
                 .fields
                 .push((name, arg_text(info.params.get(i), &arg)));
         }
-        if let Some(p) = process {
+        if let Some(p) = ctx.process {
             for p in std::iter::once(p).chain(state.ancestors(p.pid)) {
                 detail.ancestry.push(format!(
                     "{} ({})  {}",

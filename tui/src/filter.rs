@@ -10,7 +10,7 @@
 use crate::capture::Capture;
 use casefile_formats::block::DecodedBlock;
 use casefile_rules::compile::Filter;
-use casefile_rules::fields::{event_fd, Ctx};
+use casefile_rules::fields::Ctx;
 use casefile_rules::state::event_process_name;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -238,17 +238,7 @@ fn check_segment(capture: &Capture, segment: usize, job: &FilterJob) -> SegmentM
                 {
                     continue;
                 }
-                let process = state
-                    .process_of_thread(event.tid)
-                    .or_else(|| state.process(event.pid));
-                let ctx = Ctx {
-                    event: &event,
-                    state: &state,
-                    process,
-                    fd: event_fd(&event, process),
-                    num: position + 1,
-                    boot_time_ns: boot,
-                };
+                let ctx = Ctx::new(&event, &state, position + 1, boot);
                 if !filter.matches(&ctx) {
                     continue;
                 }

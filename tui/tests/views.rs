@@ -10,7 +10,7 @@ use casefile_formats::synthetic::SyntheticWorkload;
 use casefile_formats::writer::{CaptureWriter, WriterOptions};
 use casefile_replay::{replay, CaptureSet, ReplayOptions};
 use casefile_rules::compile::compile_condition;
-use casefile_rules::fields::{event_fd, Ctx};
+use casefile_rules::fields::Ctx;
 use casefile_rules::loader::load_files;
 use casefile_rules::state::StateEngine;
 use casefile_tui::app::View;
@@ -119,17 +119,7 @@ fn sequential_matches(condition: &str) -> Vec<u64> {
     let mut found = Vec::new();
     reader.for_each_event(0, u64::MAX, |event| {
         state.update(event);
-        let process = state
-            .process_of_thread(event.tid)
-            .or_else(|| state.process(event.pid));
-        let ctx = Ctx {
-            event,
-            state: &state,
-            process,
-            fd: event_fd(event, process),
-            num: position + 1,
-            boot_time_ns: boot,
-        };
+        let ctx = Ctx::new(event, &state, position + 1, boot);
         if filter.matches(&ctx) {
             found.push(position);
         }

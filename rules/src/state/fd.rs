@@ -3,7 +3,7 @@
 //! `client_ip:port->server_ip:port`).
 
 use casefile_formats::event::{Arg, SockAddr, AF_INET, AF_INET6, AF_UNIX};
-use casefile_formats::state::{ByteString, FdTarget, SocketInfo};
+use casefile_formats::state::{ByteString, SocketInfo};
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,13 +51,8 @@ impl FdKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Role {
-    #[default]
-    Unknown,
-    Client,
-    Server,
-}
+/// Which end of a connection a socket is: one representation with the snapshot's.
+pub use casefile_formats::state::SocketRole as Role;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Socket {
@@ -203,53 +198,6 @@ impl Fd {
                 }
             }
             None => {}
-        }
-    }
-
-    pub(crate) fn to_target(&self) -> FdTarget {
-        match self.kind {
-            FdKind::File => FdTarget::File {
-                path: self.name.clone(),
-                flags: self.flags,
-            },
-            FdKind::Directory => FdTarget::Directory {
-                path: self.name.clone(),
-            },
-            FdKind::Memfd => FdTarget::Memfd {
-                name: ByteString(
-                    self.name
-                        .as_bytes()
-                        .strip_prefix(b"memfd:")
-                        .unwrap_or(self.name.as_bytes())
-                        .to_vec(),
-                ),
-            },
-            FdKind::Pipe => FdTarget::Pipe {
-                ino: std::str::from_utf8(self.name.as_bytes())
-                    .ok()
-                    .and_then(|n| n.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok())
-                    .unwrap_or(0),
-            },
-            FdKind::Unix => FdTarget::Unix {
-                path: self.name.clone(),
-            },
-            FdKind::Ipv4 | FdKind::Ipv6 => {
-                let socket = self.socket.clone().unwrap_or_default();
-                let show = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
-                FdTarget::Socket(SocketInfo {
-                    family: if self.kind == FdKind::Ipv4 {
-                        AF_INET
-                    } else {
-                        AF_INET6
-                    },
-                    l4proto: socket.l4proto,
-                    local: show(socket.local),
-                    remote: show(socket.remote),
-                })
-            }
-            FdKind::Other => FdTarget::Other {
-                name: self.name.clone(),
-            },
         }
     }
 }

@@ -10,15 +10,14 @@
 pub mod container;
 mod fd;
 mod names;
+mod snapshot;
 
 pub use fd::{l4proto_name, Fd, FdKind, Role, Socket};
 pub use names::{display_name, event_process_name, unknown_process_name};
 
 use casefile_formats::event::{Arg, ArgList, Event, EventKind};
 use casefile_formats::schema::syscall_nr;
-use casefile_formats::state::{
-    ByteString, FdTarget, GroupEntry, Namespaces, ProcessEntry, StateSnapshot, UserEntry,
-};
+use casefile_formats::state::{ByteString, GroupEntry, Namespaces, StateSnapshot, UserEntry};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Keyed by kernel-assigned ids, which an observed program cannot pick to collide, so
@@ -189,11 +188,13 @@ impl Numbers {
 
 const SYSCALL_WORDS: usize = EventKind::SYSCALL_LIMIT as usize / 64;
 
+#[derive(Clone, Debug)]
 enum Pending {
     CloseFd { pid: u32, fd: i64 },
     ThreadExit { pid: u32, tid: u32 },
 }
 
+#[derive(Clone)]
 pub struct StateEngine {
     processes: HashMap<u32, Process>,
     /// Thread id → thread group id.
@@ -300,30 +301,6 @@ impl StateEngine {
         StateEngine::from_snapshot(&StateSnapshot::default())
     }
 
-    pub fn from_snapshot(snapshot: &StateSnapshot) -> StateEngine {
-        let mut engine = StateEngine {
-            processes: HashMap::default(),
-            threads: HashMap::default(),
-            tombstones: VecDeque::new(),
-            users: snapshot.users.iter().map(|u| (u.uid, u.clone())).collect(),
-            groups: snapshot.groups.iter().map(|g| (g.gid, g.clone())).collect(),
-            pending: Vec::new(),
-            nr: Numbers::new(),
-            reacts: Numbers::new().bitmap(),
-            unknown_processes: 0,
-            last_met: NO_PID,
-        };
-        for entry in &snapshot.processes {
-            let process = Process::from_entry(entry);
-            for &tid in &process.tids {
-                engine.threads.insert(tid, process.pid);
-            }
-            engine.threads.insert(process.pid, process.pid);
-            engine.processes.insert(process.pid, process);
-        }
-        engine
-    }
-
     /// The process a thread belongs to.
     pub fn process_of_thread(&self, tid: u32) -> Option<&Process> {
         self.processes.get(self.threads.get(&tid)?)
@@ -361,22 +338,6 @@ impl StateEngine {
         self.processes.values().filter(|p| !p.exited)
     }
 
-    /// The state as a snapshot (for checkpoints and rotated files).
-    pub fn snapshot(&self, ts: u64) -> StateSnapshot {
-        let mut processes: Vec<ProcessEntry> = self.processes().map(Process::to_entry).collect();
-        processes.sort_by_key(|p| p.pid);
-        let mut users: Vec<UserEntry> = self.users.values().cloned().collect();
-        users.sort_by_key(|u| u.uid);
-        let mut groups: Vec<GroupEntry> = self.groups.values().cloned().collect();
-        groups.sort_by_key(|g| g.gid);
-        StateSnapshot {
-            ts,
-            processes,
-            users,
-            groups,
-        }
-    }
-
     /// How many processes the events showed that the capture does not know (see
     /// [`unknown_process_name`]); it grows on the event that first shows one.
     pub fn unknown_processes(&self) -> u64 {
@@ -399,21 +360,7 @@ impl StateEngine {
 
     /// Applies one event. Call it before evaluating rules on the event.
     pub fn update(&mut self, event: &Event<'_>) {
-        if !self.pending.is_empty() {
-            // Drained from a buffer that is put back, so that it keeps its allocation.
-            let mut pending = std::mem::take(&mut self.pending);
-            for item in pending.drain(..) {
-                match item {
-                    Pending::CloseFd { pid, fd } => {
-                        if let Some(p) = self.processes.get_mut(&pid) {
-                            p.fds.remove(&fd);
-                        }
-                    }
-                    Pending::ThreadExit { pid, tid } => self.thread_exit(pid, tid),
-                }
-            }
-            self.pending = pending;
-        }
+        self.settle();
         match event.kind {
             EventKind::FORK => {
                 self.meet(event.pid, event.tid);
@@ -432,6 +379,26 @@ impl StateEngine {
             }
             _ => {}
         }
+    }
+
+    /// Applies the removals the last event deferred.
+    fn settle(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // Drained from a buffer that is put back, so that it keeps its allocation.
+        let mut pending = std::mem::take(&mut self.pending);
+        for item in pending.drain(..) {
+            match item {
+                Pending::CloseFd { pid, fd } => {
+                    if let Some(p) = self.processes.get_mut(&pid) {
+                        p.fds.remove(&fd);
+                    }
+                }
+                Pending::ThreadExit { pid, tid } => self.thread_exit(pid, tid),
+            }
+        }
+        self.pending = pending;
     }
 
     /// Every process an event shows is in the state from that event on, so that every
@@ -494,9 +461,15 @@ impl StateEngine {
             exited: false,
             ..parent
         };
-        if let Some(old) = self.processes.insert(child_pid, child) {
-            // A pid reused after its tombstone: the old process is gone for good.
-            let _ = old;
+        if self
+            .processes
+            .insert(child_pid, child)
+            .is_some_and(|old| old.exited)
+        {
+            // A pid reused after its tombstone: the old process is gone for good, and
+            // the queue of exited processes holds only exited ones (a checkpoint
+            // stores that queue as it is).
+            self.tombstones.retain(|pid| *pid != child_pid);
         }
     }
 
@@ -775,86 +748,6 @@ impl Default for StateEngine {
 }
 
 impl Process {
-    fn from_entry(e: &ProcessEntry) -> Process {
-        let mut tids = e.tids.clone();
-        if tids.is_empty() {
-            tids.push(e.pid);
-        }
-        Process {
-            pid: e.pid,
-            ppid: e.ppid,
-            tids,
-            comm: e.comm.clone(),
-            exe: e.exe.clone(),
-            exepath: e.exepath.clone(),
-            args: e.args.clone(),
-            cwd: e.cwd.clone(),
-            uid: e.uid,
-            euid: e.euid,
-            gid: e.gid,
-            egid: e.egid,
-            loginuid: e.loginuid,
-            tty: e.tty,
-            sid: e.sid,
-            pgid: e.pgid,
-            start_ts: e.start_ts,
-            exe_ino: 0,
-            exe_ctime: None,
-            exe_mtime: None,
-            exe_from_memfd: e.exepath.as_bytes().starts_with(b"/memfd:"),
-            cgroup: e.cgroup.clone(),
-            container_id: e.container_id.clone(),
-            pod_uid: e.pod_uid.clone(),
-            cap_inheritable: e.cap_inheritable,
-            cap_permitted: e.cap_permitted,
-            cap_effective: e.cap_effective,
-            namespaces: e.namespaces,
-            fds: e
-                .fds
-                .iter()
-                .map(|f| (f.fd, Fd::from_target(&f.target)))
-                .collect(),
-            exited: false,
-        }
-    }
-
-    fn to_entry(&self) -> ProcessEntry {
-        ProcessEntry {
-            pid: self.pid,
-            ppid: self.ppid,
-            tids: self.tids.clone(),
-            comm: self.comm.clone(),
-            exe: self.exe.clone(),
-            exepath: self.exepath.clone(),
-            args: self.args.clone(),
-            cwd: self.cwd.clone(),
-            uid: self.uid,
-            euid: self.euid,
-            gid: self.gid,
-            egid: self.egid,
-            loginuid: self.loginuid,
-            tty: self.tty,
-            sid: self.sid,
-            pgid: self.pgid,
-            start_ts: self.start_ts,
-            cgroup: self.cgroup.clone(),
-            container_id: self.container_id.clone(),
-            pod_uid: self.pod_uid.clone(),
-            namespaces: self.namespaces,
-            cap_permitted: self.cap_permitted,
-            cap_effective: self.cap_effective,
-            cap_inheritable: self.cap_inheritable,
-            fds: self
-                .fds
-                .iter()
-                .map(|(fd, f)| casefile_formats::state::FdEntry {
-                    fd: *fd,
-                    target: f.to_target(),
-                })
-                .collect(),
-        }
-    }
-
     /// The command line as Falco's `proc.cmdline` shows it: `comm` then the arguments.
     pub fn cmdline(&self) -> Vec<u8> {
         let mut out = self.comm.as_bytes().to_vec();
@@ -863,32 +756,6 @@ impl Process {
             out.extend_from_slice(arg.as_bytes());
         }
         out
-    }
-}
-
-/// What snapshot fd targets become in the engine.
-impl Fd {
-    fn from_target(target: &FdTarget) -> Fd {
-        match target {
-            FdTarget::File { path, flags } => {
-                Fd::new(FdKind::File, path.clone(), *flags, flags & O_CLOEXEC != 0)
-            }
-            FdTarget::Directory { path } => Fd::new(FdKind::Directory, path.clone(), 0, false),
-            FdTarget::Pipe { ino } => Fd::new(
-                FdKind::Pipe,
-                ByteString(format!("pipe:[{ino}]").into_bytes()),
-                0,
-                false,
-            ),
-            FdTarget::Memfd { name } => {
-                let mut label = b"memfd:".to_vec();
-                label.extend_from_slice(name.as_bytes());
-                Fd::new(FdKind::Memfd, ByteString(label), 0, false)
-            }
-            FdTarget::Unix { path } => Fd::new(FdKind::Unix, path.clone(), 0, false),
-            FdTarget::Socket(info) => Fd::from_socket_info(info),
-            FdTarget::Other { name } => Fd::new(FdKind::Other, name.clone(), 0, false),
-        }
     }
 }
 
