@@ -33,23 +33,27 @@ impl StateEngine {
             let mut process = Process::from_entry(entry);
             process.exited = true;
             process.tids = entry.tids.clone();
-            for &tid in &process.tids {
-                engine.threads.insert(tid, process.pid);
-            }
             engine.tombstones.push_back(process.pid);
             engine.processes.insert(process.pid, process);
         }
         for entry in &snapshot.processes {
             let process = Process::from_entry(entry);
-            for &tid in &process.tids {
-                engine.threads.insert(tid, process.pid);
-            }
-            engine.threads.insert(process.pid, process.pid);
             engine.processes.insert(process.pid, process);
         }
-        if let Some(threads) = &snapshot.threads {
-            engine.threads = threads.iter().copied().collect();
-        }
+        engine.threads = match &snapshot.threads {
+            Some(threads) => threads.iter().copied().collect(),
+            // A /proc snapshot: each live process's threads, its leader included.
+            None => snapshot
+                .processes
+                .iter()
+                .flat_map(|p| {
+                    p.tids
+                        .iter()
+                        .map(|tid| (*tid, p.pid))
+                        .chain([(p.pid, p.pid)])
+                })
+                .collect(),
+        };
         engine
     }
 
